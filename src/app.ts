@@ -1,0 +1,72 @@
+/**
+ * createApp(config): wires the middleware and the routes, nothing else. The request flows one
+ * way: session → auth → CSRF → route (the /auth API, or the gateway) → response.
+ */
+import { Hono } from 'hono'
+import { authMiddleware } from './auth'
+import type { Hashers } from './auth/hashers'
+import { LastSeen } from './auth/last-seen'
+import type { Config } from './config'
+import { csrfMiddleware } from './csrf'
+import type { AppEnv } from './env'
+import { errorResponse, NotFound, toErrorResponse } from './errors'
+import { authRoutes } from './routes/auth'
+import { readBody } from './routes/body'
+import { sessionMiddleware } from './session'
+
+export interface AppDependencies {
+  /** The password hashers (built once per isolate from the argon2 WASM module). */
+  hashers: Hashers
+  /** The clock (ms). Default `Date.now`; tests move it with fake timers. */
+  now?: () => number
+}
+
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
+
+/** Builds the sessiongate app for a validated configuration. */
+export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
+  const now = deps.now ?? (() => Date.now())
+  const app = new Hono<AppEnv>()
+  app.onError((error) => toErrorResponse(error))
+  app.notFound(() => errorResponse(new NotFound()))
+
+  // Before the session middleware: a health check touches no storage.
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+
+  app.use('/auth/*', async function noStore(c, next) {
+    await next()
+    c.res.headers.set('Cache-Control', 'no-store')
+  })
+  app.use(
+    '*',
+    sessionMiddleware({
+      cookieName: config.sessionCookieName,
+      age: config.sessionCookieAge,
+      domain: config.sessionCookieDomain,
+      expireAtBrowserClose: config.sessionExpireAtBrowserClose,
+      now,
+    }),
+    authMiddleware({
+      hashers: deps.hashers,
+      secrets: [config.secretKey, ...config.secretKeyFallbacks],
+      now,
+      lastSeen: new LastSeen(),
+    }),
+    csrfMiddleware({
+      trustedOrigins: config.csrfTrustedOrigins,
+      cookieName: config.csrfCookieName,
+      // DRF enforces the token only for requests the session cookie authenticated.
+      isSessionAuthenticated: (c) => c.get('user') != null,
+      formToken: async (c) => {
+        const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase() ?? ''
+        // Only /auth bodies are parsed here; proxied bodies stream to the origin untouched.
+        if (!c.req.path.startsWith('/auth/') || !FORM_TYPES.includes(type)) return undefined
+        const body = (await readBody(c)) as Record<string, unknown>
+        return typeof body.csrfmiddlewaretoken === 'string' ? body.csrfmiddlewaretoken : undefined
+      },
+      now,
+    }),
+  )
+  app.route('/auth', authRoutes(config))
+  return app
+}

@@ -1,0 +1,113 @@
+/**
+ * Django's `AuthenticationMiddleware` for Hono: sets `c.var.user` (the user, or null) from the
+ * session before any route runs.
+ *
+ * The hot path reads nothing: the session record carries a snapshot of the user signed together
+ * with `_auth_user_id` and `_auth_user_hash`, and write-through revocation (session-index.ts)
+ * keeps it current. Only a record without a valid snapshot takes Django's own path: read the user
+ * from D1 and verify `_auth_user_hash` in constant time, flushing the session when it fails.
+ */
+import type { MiddlewareHandler } from 'hono'
+import { inBackground } from '../background'
+import type { Env } from '../env'
+import type { Session, SessionVariables, UserSnapshot } from '../session'
+import { SessionStore } from '../session'
+import { signSnapshot, verifySessionAuthHash, verifySnapshot } from './auth-hash'
+import type { Hashers } from './hashers'
+import { LastSeen } from './last-seen'
+import { type AuthContext, HASH_SESSION_KEY, SESSION_KEY } from './login'
+import { SessionIndex } from './session-index'
+import { toSnapshot, UserRepository } from './users'
+
+export type { AuthContext } from './login'
+
+/** What the auth middleware sets on the context. */
+export type AuthVariables = {
+  /** The logged-in user, or null for an anonymous request. */
+  user: UserSnapshot | null
+  /** Users, sessions and hashers for the routes (login, logout, password change). */
+  auth: AuthContext
+}
+
+export interface AuthMiddlewareOptions {
+  hashers: Hashers
+  /** SECRET_KEY first, then SECRET_KEY_FALLBACKS. */
+  secrets: readonly string[]
+  /** The clock (ms). Default `Date.now`. */
+  now?: () => number
+  /** Where `last_seen` writes are rate-limited. Default: a new `LastSeen()` for this app. */
+  lastSeen?: LastSeen
+}
+
+/** Creates the auth middleware; it must run after the session middleware. */
+export function authMiddleware(
+  options: AuthMiddlewareOptions,
+): MiddlewareHandler<{ Bindings: Env; Variables: SessionVariables & AuthVariables }> {
+  const now = options.now ?? Date.now
+  const lastSeen = options.lastSeen ?? new LastSeen()
+
+  return async function authentication(c, next) {
+    const auth: AuthContext = {
+      db: c.env.DB,
+      users: new UserRepository(c.env.DB),
+      index: new SessionIndex(c.env.DB),
+      store: new SessionStore(c.env.SESSIONS, now),
+      hashers: options.hashers,
+      secrets: options.secrets,
+      now,
+    }
+    c.set('auth', auth)
+    const session = c.var.session
+    const user = await resolveUser(auth, session)
+    c.set('user', user)
+    if (user && lastSeen.shouldRecord(session.id, now())) {
+      const expiresAt = now() + session.getExpiryAge() * 1000
+      inBackground(
+        c,
+        auth.index
+          .touch(session.id, now(), expiresAt)
+          .catch((error) => console.warn('last_seen update failed', error)),
+      )
+    }
+    await next()
+  }
+}
+
+/** Django's `get_user(request)`, with the signed snapshot as the fast path. */
+export async function resolveUser(
+  auth: AuthContext,
+  session: Session,
+): Promise<UserSnapshot | null> {
+  const userId = session.get(SESSION_KEY)
+  if (userId === undefined) return null
+  const authHash = session.get(HASH_SESSION_KEY)
+  const snapshot = session.user
+  const signature = session.userSignature
+  if (
+    typeof userId === 'string' &&
+    typeof authHash === 'string' &&
+    snapshot &&
+    signature &&
+    String(snapshot.id) === userId &&
+    (await verifySnapshot(auth.secrets, signature, userId, authHash, snapshot))
+  ) {
+    return snapshot
+  }
+
+  const id = typeof userId === 'string' && /^\d{1,15}$/.test(userId) ? Number(userId) : null
+  const row = id === null ? null : await auth.users.getById(id)
+  if (
+    row?.is_active !== 1 ||
+    !(await verifySessionAuthHash(authHash, row.password, auth.secrets))
+  ) {
+    // Django flushes a session whose user is gone or whose hash no longer verifies.
+    session.flush()
+    return null
+  }
+  const fresh = toSnapshot(row)
+  session.setUser(
+    fresh,
+    await signSnapshot(auth.secrets, userId as string, authHash as string, fresh),
+  )
+  return fresh
+}

@@ -1,0 +1,37 @@
+/**
+ * Decides when a session's `last_seen` is worth writing: at most once per interval per session,
+ * remembered in a bounded in-isolate map, so steady-state requests write nothing. Each isolate
+ * keeps its own memory, so the bound on writes is per isolate; a lost entry only costs one
+ * early write.
+ */
+export class LastSeen {
+  readonly #recorded = new Map<string, number>()
+
+  /**
+   * @param intervalMs minimum time between two writes for one session. Default 5 minutes.
+   * @param maxEntries sessions remembered at once; the oldest is forgotten first. Default 10,000
+   *   (about 1 MB: far inside a Worker's 128 MB).
+   */
+  constructor(
+    private readonly intervalMs = 5 * 60_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  /** True (and remembered) when this session's activity should be written now. */
+  shouldRecord(sessionId: string, now: number): boolean {
+    const last = this.#recorded.get(sessionId)
+    if (last !== undefined && now - last < this.intervalMs) return false
+    this.#recorded.delete(sessionId)
+    this.#recorded.set(sessionId, now)
+    if (this.#recorded.size > this.maxEntries) {
+      const oldest = this.#recorded.keys().next().value
+      if (oldest !== undefined) this.#recorded.delete(oldest)
+    }
+    return true
+  }
+
+  /** How many sessions are remembered (for tests of the bound). */
+  get size(): number {
+    return this.#recorded.size
+  }
+}

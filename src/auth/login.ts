@@ -1,0 +1,131 @@
+/**
+ * Django's `authenticate()`, `login()` and `logout()`, over D1 users and KV sessions.
+ */
+import type { Session, SessionStore } from '../session'
+import { kvKeyFor } from '../session/key'
+import { sessionAuthHash, signSnapshot } from './auth-hash'
+import type { Hashers } from './hashers'
+import { checkPassword, makePassword } from './passwords'
+import type { SessionIndex } from './session-index'
+import { toSnapshot, type UserRepository, type UserRow } from './users'
+
+/** Django's session keys for the logged-in user. */
+export const SESSION_KEY = '_auth_user_id'
+export const BACKEND_SESSION_KEY = '_auth_user_backend'
+export const HASH_SESSION_KEY = '_auth_user_hash'
+/** The backend path Django records; sessiongate's backend behaves as Django's ModelBackend. */
+export const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend'
+
+/** What login, logout and the auth middleware need. */
+export interface AuthContext {
+  db: D1Database
+  users: UserRepository
+  index: SessionIndex
+  store: SessionStore
+  hashers: Hashers
+  /** SECRET_KEY first, then SECRET_KEY_FALLBACKS. */
+  secrets: readonly string[]
+  now: () => number
+}
+
+/**
+ * Django's ModelBackend.authenticate: the active user with this username and password, or null.
+ * Unknown and inactive users cost the same hashing work as a wrong password, and an outdated
+ * hash is upgraded after a successful check (never after a failed one).
+ */
+export async function authenticate(
+  auth: AuthContext,
+  username: string,
+  password: string,
+): Promise<UserRow | null> {
+  const user = await auth.users.getByUsername(username)
+  // For an unknown user the hasher still runs (on no hash), as Django's make_password(password).
+  const check = await checkPassword(auth.hashers, password, user?.password ?? null)
+  if (!user || !check.valid || user.is_active !== 1) return null
+  if (check.mustUpdate) {
+    const upgraded = await makePassword(auth.hashers, password)
+    await auth.users.setPassword(user.id, upgraded)
+    return { ...user, password: upgraded }
+  }
+  return user
+}
+
+/**
+ * Django's `login()`: a different user's session is flushed first; the key is always cycled, so
+ * a key known before login (session fixation) is worthless after it, while an anonymous session's
+ * data survives under the new key. Stores the auth keys, the signed snapshot, `last_login` and the
+ * index row. Returns the user as now stored.
+ */
+export async function login(
+  auth: AuthContext,
+  session: Session,
+  user: UserRow,
+  userAgent: string,
+): Promise<UserRow> {
+  const authHash = await sessionAuthHash(user.password, auth.secrets[0] as string)
+  const current = session.get(SESSION_KEY)
+  if (current !== undefined && current !== String(user.id)) session.flush()
+  session.cycleKey()
+
+  const now = auth.now()
+  const loggedIn = { ...user, last_login: new Date(now).toISOString() }
+  const snapshot = toSnapshot(loggedIn)
+  session.set(SESSION_KEY, String(user.id))
+  session.set(BACKEND_SESSION_KEY, MODEL_BACKEND)
+  session.set(HASH_SESSION_KEY, authHash)
+  session.setUser(snapshot, await signSnapshot(auth.secrets, String(user.id), authHash, snapshot))
+
+  await auth.db.batch([
+    auth.users.setLastLoginStatement(user.id, loggedIn.last_login),
+    auth.index.upsertStatement({
+      id: session.id,
+      user_id: user.id,
+      kv_key: await kvKeyFor(session.key as string),
+      created_at: now,
+      last_seen: now,
+      expires_at: now + session.getExpiryAge() * 1000,
+      user_agent: userAgent,
+    }),
+  ])
+  return loggedIn
+}
+
+/**
+ * Django's `update_session_auth_hash()`: after the user's password changed, keeps this session
+ * logged in under a new key with the new hash, and re-points its index row.
+ */
+export async function updateSessionAuthHash(
+  auth: AuthContext,
+  session: Session,
+  user: UserRow,
+): Promise<void> {
+  session.cycleKey()
+  const authHash = await sessionAuthHash(user.password, auth.secrets[0] as string)
+  const snapshot = toSnapshot(user)
+  session.set(HASH_SESSION_KEY, authHash)
+  session.setUser(snapshot, await signSnapshot(auth.secrets, String(user.id), authHash, snapshot))
+  const now = auth.now()
+  await auth.index.repoint(
+    session.id,
+    await kvKeyFor(session.key as string),
+    now,
+    now + session.getExpiryAge() * 1000,
+  )
+}
+
+/**
+ * Django's `logout()`: flushes the session (its record is deleted and its cookie with it) and
+ * forgets its index row. With `everywhere`, every other session of the user ends too.
+ */
+export async function logout(
+  auth: AuthContext,
+  session: Session,
+  userId: number | null,
+  everywhere = false,
+): Promise<void> {
+  if (userId !== null) {
+    if (everywhere) await auth.index.endSessions(auth.store, userId)
+    else await auth.index.remove(session.id)
+  }
+  session.flush()
+}

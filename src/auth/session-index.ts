@@ -1,0 +1,143 @@
+/**
+ * The per-user session index in D1 (`user_sessions`) and write-through revocation: every change
+ * to a user rewrites or deletes that user's session records, found here, in the same request or
+ * CLI call. So the snapshot in a session record never outlives a change to its user, and the hot
+ * path stays at one KV read. Every query about `user_sessions` lives here, bound.
+ */
+import type { SessionStore, UserSnapshot } from '../session'
+import { signSnapshot } from './auth-hash'
+
+export interface SessionIndexRow {
+  id: string
+  user_id: number
+  kv_key: string
+  created_at: number
+  last_seen: number
+  expires_at: number
+  user_agent: string
+}
+
+/** Longest user agent kept: enough to recognise a browser, bounded so rows stay small. */
+const USER_AGENT_MAX = 512
+
+/** D1 access to `user_sessions`. */
+export class SessionIndex {
+  constructor(private readonly db: D1Database) {}
+
+  /** A statement that records (or re-points, after a key cycle) a session of a user. */
+  upsertStatement(row: SessionIndexRow): D1PreparedStatement {
+    return this.db
+      .prepare(
+        `INSERT INTO user_sessions (id, user_id, kv_key, created_at, last_seen, expires_at, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET user_id = ?2, kv_key = ?3, created_at = ?4, last_seen = ?5,
+           expires_at = ?6, user_agent = ?7`,
+      )
+      .bind(
+        row.id,
+        row.user_id,
+        row.kv_key,
+        row.created_at,
+        row.last_seen,
+        row.expires_at,
+        row.user_agent.slice(0, USER_AGENT_MAX),
+      )
+  }
+
+  /** The live sessions of a user, newest first. */
+  async listForUser(userId: number, now: number): Promise<SessionIndexRow[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT id, user_id, kv_key, created_at, last_seen, expires_at, user_agent
+         FROM user_sessions WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC`,
+      )
+      .bind(userId, now)
+      .all<SessionIndexRow>()
+    return results
+  }
+
+  /** The row with this public id if it belongs to the user, else null. */
+  async getForUser(id: string, userId: number): Promise<SessionIndexRow | null> {
+    return this.db
+      .prepare(
+        `SELECT id, user_id, kv_key, created_at, last_seen, expires_at, user_agent
+         FROM user_sessions WHERE id = ?1 AND user_id = ?2`,
+      )
+      .bind(id, userId)
+      .first<SessionIndexRow>()
+  }
+
+  /** Forgets one session. */
+  async remove(id: string): Promise<void> {
+    await this.db.prepare('DELETE FROM user_sessions WHERE id = ?1').bind(id).run()
+  }
+
+  /** Points a session's row at its new KV key after `cycleKey()`. */
+  async repoint(id: string, kvKey: string, now: number, expiresAt: number): Promise<void> {
+    await this.db
+      .prepare(
+        'UPDATE user_sessions SET kv_key = ?1, created_at = ?2, last_seen = ?2, expires_at = ?3 WHERE id = ?4',
+      )
+      .bind(kvKey, now, expiresAt, id)
+      .run()
+  }
+
+  /** Records activity (at most once per 5 minutes per session: see `LastSeen`). */
+  async touch(id: string, lastSeen: number, expiresAt: number): Promise<void> {
+    await this.db
+      .prepare(
+        'UPDATE user_sessions SET last_seen = ?1, expires_at = max(expires_at, ?2) WHERE id = ?3',
+      )
+      .bind(lastSeen, expiresAt, id)
+      .run()
+  }
+
+  /**
+   * Ends every session of a user except `keepId`: deletes their KV records, then their rows.
+   * Returns how many ended. Costs one D1 query, one KV delete per session and one D1 delete.
+   */
+  async endSessions(
+    store: SessionStore,
+    userId: number,
+    keepId: string | null = null,
+  ): Promise<number> {
+    const { results } = await this.db
+      .prepare('SELECT id, kv_key FROM user_sessions WHERE user_id = ?1 AND id IS NOT ?2')
+      .bind(userId, keepId)
+      .all<{ id: string; kv_key: string }>()
+    await Promise.all(results.map((row) => store.delete(row.kv_key)))
+    await this.db
+      .prepare('DELETE FROM user_sessions WHERE user_id = ?1 AND id IS NOT ?2')
+      .bind(userId, keepId)
+      .run()
+    return results.length
+  }
+
+  /**
+   * Rewrites the snapshot in every live session record of a user (after a staff or name
+   * change), re-signed, so the hot path sees the change without reading D1.
+   */
+  async rewriteSnapshots(
+    store: SessionStore,
+    secrets: readonly string[],
+    user: UserSnapshot,
+    now: number,
+  ): Promise<number> {
+    const rows = await this.listForUser(user.id, now)
+    let rewritten = 0
+    await Promise.all(
+      rows.map(async (row) => {
+        const record = await store.loadByKvKey(row.kv_key)
+        if (!record) return
+        const userId = record.data._auth_user_id
+        const authHash = record.data._auth_user_hash
+        if (typeof userId !== 'string' || typeof authHash !== 'string') return
+        record.user = user
+        record.sig = await signSnapshot(secrets, userId, authHash, user)
+        await store.save(row.kv_key, record)
+        rewritten++
+      }),
+    )
+    return rewritten
+  }
+}

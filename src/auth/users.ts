@@ -1,0 +1,152 @@
+/**
+ * Users in D1 (Django's `auth_user`). Every query about the `users` table lives here, bound.
+ */
+import type { UserSnapshot } from '../session'
+
+/** A row of `users` as D1 returns it (booleans as 0/1). */
+export interface UserRow {
+  id: number
+  password: string
+  last_login: string | null
+  is_superuser: number
+  username: string
+  first_name: string
+  last_name: string
+  email: string
+  is_staff: number
+  is_active: number
+  date_joined: string
+}
+
+/** The fields a new user may be given; Django's defaults for the rest. */
+export interface NewUser {
+  username: string
+  password: string
+  email?: string
+  first_name?: string
+  last_name?: string
+  is_staff?: boolean
+  is_superuser?: boolean
+  is_active?: boolean
+  date_joined?: string
+  last_login?: string | null
+}
+
+/** Django's `username` field: 150 characters of letters, digits and @ . + - _ */
+export const USERNAME_MAX_LENGTH = 150
+const USERNAME_PATTERN = /^[\p{L}\p{N}@.+\-_]+$/u
+
+/** Why a username is invalid (Django's UnicodeUsernameValidator), or null when it is valid. */
+export function usernameProblem(username: string): string | null {
+  if (username.length === 0) return 'This field may not be blank.'
+  if (username.length > USERNAME_MAX_LENGTH) {
+    return `Ensure this field has no more than ${USERNAME_MAX_LENGTH} characters.`
+  }
+  if (!USERNAME_PATTERN.test(username)) {
+    return 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.'
+  }
+  return null
+}
+
+/** The USER of the contract (and of the session snapshot): never the password hash. */
+export function toSnapshot(row: UserRow): UserSnapshot {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    first_name: row.first_name,
+    last_name: row.last_name,
+    is_staff: row.is_staff === 1,
+    is_superuser: row.is_superuser === 1,
+    last_login: row.last_login,
+    date_joined: row.date_joined,
+  }
+}
+
+const COLUMNS =
+  'id, password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined'
+
+/** D1 access to `users`. */
+export class UserRepository {
+  constructor(private readonly db: D1Database) {}
+
+  /** The user with this id, or null. */
+  async getById(id: number): Promise<UserRow | null> {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM users WHERE id = ?1`).bind(id).first<UserRow>()
+  }
+
+  /** The user with this username (case-sensitive, as Django's ModelBackend), or null. */
+  async getByUsername(username: string): Promise<UserRow | null> {
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM users WHERE username = ?1`)
+      .bind(username)
+      .first<UserRow>()
+  }
+
+  /** Every user, by id. */
+  async list(): Promise<UserRow[]> {
+    const { results } = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM users ORDER BY id`)
+      .all<UserRow>()
+    return results
+  }
+
+  /** Inserts a user and returns the stored row. Fails on a duplicate username. */
+  async create(user: NewUser): Promise<UserRow> {
+    const row = await this.db
+      .prepare(
+        `INSERT INTO users (password, last_login, is_superuser, username, first_name, last_name,
+           email, is_staff, is_active, date_joined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         RETURNING ${COLUMNS}`,
+      )
+      .bind(
+        user.password,
+        user.last_login ?? null,
+        user.is_superuser ? 1 : 0,
+        user.username,
+        user.first_name ?? '',
+        user.last_name ?? '',
+        user.email ?? '',
+        user.is_staff ? 1 : 0,
+        user.is_active === false ? 0 : 1,
+        user.date_joined ?? new Date().toISOString(),
+      )
+      .first<UserRow>()
+    if (!row) throw new Error('INSERT ... RETURNING returned no row')
+    return row
+  }
+
+  /** A statement that stores a new password hash (for a batch with session changes). */
+  setPasswordStatement(id: number, encoded: string): D1PreparedStatement {
+    return this.db.prepare('UPDATE users SET password = ?1 WHERE id = ?2').bind(encoded, id)
+  }
+
+  /** A statement that records a login time (Django's `update_last_login`). */
+  setLastLoginStatement(id: number, when: string): D1PreparedStatement {
+    return this.db.prepare('UPDATE users SET last_login = ?1 WHERE id = ?2').bind(when, id)
+  }
+
+  /** Stores a new password hash. */
+  async setPassword(id: number, encoded: string): Promise<void> {
+    await this.setPasswordStatement(id, encoded).run()
+  }
+
+  /** Sets `is_active`, `is_staff` or `is_superuser`; returns the updated row or null. */
+  async setFlag(
+    id: number,
+    flag: 'is_active' | 'is_staff' | 'is_superuser',
+    value: boolean,
+  ): Promise<UserRow | null> {
+    // The column name comes from the union above, never from input; the value is bound.
+    return this.db
+      .prepare(`UPDATE users SET ${flag} = ?1 WHERE id = ?2 RETURNING ${COLUMNS}`)
+      .bind(value ? 1 : 0, id)
+      .first<UserRow>()
+  }
+
+  /** Deletes a user (their `user_sessions` rows go with them: ON DELETE CASCADE). */
+  async delete(id: number): Promise<void> {
+    await this.db.prepare('DELETE FROM users WHERE id = ?1').bind(id).run()
+  }
+}

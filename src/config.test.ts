@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from './config'
+import type { Env } from './env'
+import { ImproperlyConfigured } from './errors'
+
+const STRONG = 'x1y2z3-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123'
+const base = { SECRET_KEY: STRONG } as Env
+
+function problem(env: Partial<Env>): string {
+  try {
+    loadConfig({ ...base, ...env } as Env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ImproperlyConfigured)
+    return (error as Error).message
+  }
+  throw new Error('expected ImproperlyConfigured')
+}
+
+describe('loadConfig', () => {
+  it("has Django's defaults", () => {
+    const config = loadConfig(base)
+    expect(config.sessionCookieName).toBe('sessionid')
+    expect(config.csrfCookieName).toBe('csrftoken')
+    expect(config.sessionCookieAge).toBe(1_209_600)
+    expect(config.sessionExpireAtBrowserClose).toBe(false)
+    expect(config.loginFailureLimit).toBe(5)
+    expect(config.loginFailureIpLimit).toBe(100)
+    expect(config.loginFailureWindow).toBe(900)
+    expect(config.originTimeoutMs).toBe(30_000)
+    expect(config.originUrl).toBeNull()
+  })
+
+  it('requires SECRET_KEY outside DEBUG, naming it', () => {
+    expect(problem({ SECRET_KEY: undefined })).toBe('Improperly configured: SECRET_KEY is not set.')
+  })
+
+  it('refuses a weak SECRET_KEY outside DEBUG', () => {
+    expect(problem({ SECRET_KEY: 'short' })).toContain('SECRET_KEY must be at least 50 characters')
+    expect(problem({ SECRET_KEY: 'a'.repeat(60) })).toContain(
+      'SECRET_KEY must have at least 5 distinct',
+    )
+    expect(problem({ SECRET_KEY: `django-insecure-${STRONG}` })).toContain('SECRET_KEY')
+  })
+
+  it('runs without SECRET_KEY in DEBUG, with a random key', () => {
+    const config = loadConfig({ DEBUG: 'true' } as Env)
+    expect(config.secretKey).toHaveLength(64)
+  })
+
+  it('reads SECRET_KEY_FALLBACKS as a comma-separated list', () => {
+    const config = loadConfig({ ...base, SECRET_KEY_FALLBACKS: ' old1 , old2 ,' })
+    expect(config.secretKeyFallbacks).toEqual(['old1', 'old2'])
+  })
+
+  it.each([
+    ['SESSION_COOKIE_AGE', 'abc'],
+    ['SESSION_COOKIE_AGE', '-5'],
+    ['LOGIN_FAILURE_LIMIT', '0'],
+    ['ORIGIN_TIMEOUT_MS', '1.5'],
+    ['SESSION_EXPIRE_AT_BROWSER_CLOSE', 'maybe'],
+    ['ORIGIN_URL', 'ftp://example.com'],
+    ['PUBLIC_PATHS', 'docs/*'],
+    ['CSRF_TRUSTED_ORIGINS', 'example.com'],
+    ['SESSION_COOKIE_NAME', 'bad name'],
+    ['ASSERTION_KEYS', '{not json'],
+  ] as const)('names %s when it is %s', (name, value) => {
+    expect(problem({ [name]: value })).toContain(name)
+  })
+
+  it('refuses SESSION_COOKIE_DOMAIN with a __Host- cookie name', () => {
+    expect(
+      problem({ SESSION_COOKIE_NAME: '__Host-sessionid', SESSION_COOKIE_DOMAIN: 'example.com' }),
+    ).toContain('SESSION_COOKIE_DOMAIN')
+  })
+
+  it('parses lists, booleans and the origin', () => {
+    const config = loadConfig({
+      ...base,
+      PUBLIC_PATHS: '/public/*, /docs',
+      CSRF_TRUSTED_ORIGINS: 'https://App.example.com/',
+      SESSION_EXPIRE_AT_BROWSER_CLOSE: 'true',
+      ORIGIN_URL: 'http://127.0.0.1:9000',
+    })
+    expect(config.publicPaths).toEqual(['/public/*', '/docs'])
+    expect(config.csrfTrustedOrigins).toEqual(['https://app.example.com'])
+    expect(config.sessionExpireAtBrowserClose).toBe(true)
+    expect(config.originUrl?.origin).toBe('http://127.0.0.1:9000')
+    expect(config.assertionAudience).toBe('http://127.0.0.1:9000')
+  })
+})

@@ -1,0 +1,201 @@
+/**
+ * The `/auth/*` JSON API. Thin: every rule lives in session/, auth/, csrf/ and throttle/.
+ */
+import { type Context, Hono } from 'hono'
+import { authenticate, login, logout, updateSessionAuthHash } from '../auth/login'
+import { checkPassword, makePassword } from '../auth/passwords'
+import { toSnapshot, type UserRow } from '../auth/users'
+import { validatePassword } from '../auth/validators'
+import type { Config } from '../config'
+import type { AppEnv } from '../env'
+import { NotAuthenticated, NotFound, ValidationError } from '../errors'
+import type { UserSnapshot } from '../session'
+import { clientIp, LoginThrottle } from '../throttle'
+import { fieldError, readObject, requiredString } from './body'
+import { route } from './methods'
+
+const INVALID_LOGIN = 'Unable to log in with provided credentials.'
+
+/** The throttle for this request, from the settings. */
+function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
+  return new LoginThrottle(c.env.DB, {
+    pairLimit: config.loginFailureLimit,
+    ipLimit: config.loginFailureIpLimit,
+    windowSeconds: config.loginFailureWindow,
+    now: c.var.auth.now,
+  })
+}
+
+/**
+ * Throttle, authenticate and log in: the one path shared by the JSON API and the HTML sign-in
+ * form. Returns the user; throws 429 (throttled) or 400 (`Unable to log in...`) otherwise.
+ */
+export async function attemptLogin(
+  c: Context<AppEnv>,
+  config: Config,
+  username: string,
+  password: string,
+): Promise<UserSnapshot> {
+  const throttle = throttleFor(c, config)
+  const ip = clientIp(c.req.raw.headers)
+  await throttle.check(ip, username)
+  const auth = c.var.auth
+  const user = await authenticate(auth, username, password)
+  if (!user) {
+    await throttle.recordFailure(ip, username)
+    throw new ValidationError(INVALID_LOGIN)
+  }
+  await throttle.recordSuccess(ip, username)
+  const loggedIn = await login(auth, c.var.session, user, c.req.header('User-Agent') ?? '')
+  c.var.csrf.rotate()
+  const snapshot = toSnapshot(loggedIn)
+  c.set('user', snapshot)
+  return snapshot
+}
+
+/** The logged-in user, or a 401. */
+function requireUser(c: Context<AppEnv>): UserSnapshot {
+  const user = c.var.user
+  if (!user) throw new NotAuthenticated()
+  return user
+}
+
+/** The application's part of the session data: keys without a leading underscore. */
+function applicationData(data: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(data).filter(([key]) => !key.startsWith('_')))
+}
+
+/** The current user's row; a user deleted mid-request is logged out. */
+async function currentRow(c: Context<AppEnv>, user: UserSnapshot): Promise<UserRow> {
+  const row = await c.var.auth.users.getById(user.id)
+  if (!row) throw new NotAuthenticated()
+  return row
+}
+
+/** Builds the `/auth` sub-app. */
+export function authRoutes(config: Config): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+
+  route(app, '/csrf', {
+    GET: (c) => c.json({ csrfToken: c.var.csrf.getToken() }),
+  })
+
+  route(app, '/login', {
+    POST: async (c) => {
+      const body = await readObject(c)
+      const username = requiredString(body, 'username')
+      const password = requiredString(body, 'password')
+      return c.json({ user: await attemptLogin(c, config, username, password) })
+    },
+  })
+
+  route(app, '/logout', {
+    POST: async (c) => {
+      const everywhere = ['1', 'true', 'yes'].includes(c.req.query('everywhere') ?? '')
+      await logout(c.var.auth, c.var.session, c.var.user?.id ?? null, everywhere)
+      c.set('user', null)
+      return c.json({ detail: 'Successfully logged out.' })
+    },
+  })
+
+  route(app, '/me', {
+    GET: (c) => c.json({ user: requireUser(c) }),
+  })
+
+  route(app, '/session', {
+    GET: (c) => c.json({ data: applicationData(c.var.session.entries()) }),
+    PATCH: async (c) => {
+      const body = await readObject(c)
+      const changes = body.data
+      if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+        fieldError('data', 'Expected a dictionary of items.')
+      }
+      const reserved = Object.keys(changes).filter((key) => key.startsWith('_'))
+      if (reserved.length > 0) {
+        fieldError('data', `Keys starting with "_" are reserved: ${reserved.join(', ')}.`)
+      }
+      const session = c.var.session
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === null) session.delete(key)
+        else session.set(key, value)
+      }
+      return c.json({ data: applicationData(session.entries()) })
+    },
+  })
+
+  route(app, '/password', {
+    POST: async (c) => {
+      const user = requireUser(c)
+      const body = await readObject(c)
+      const oldPassword = requiredString(body, 'old_password')
+      const newPassword = requiredString(body, 'new_password')
+      const auth = c.var.auth
+      const throttle = throttleFor(c, config)
+      const ip = clientIp(c.req.raw.headers)
+      await throttle.check(ip, user.username)
+      const row = await currentRow(c, user)
+      const check = await checkPassword(auth.hashers, oldPassword, row.password)
+      if (!check.valid) {
+        // Guessing the old password through this form is throttled like a login.
+        await throttle.recordFailure(ip, user.username)
+        fieldError(
+          'old_password',
+          'Your old password was entered incorrectly. Please enter it again.',
+        )
+      }
+      // `check` counted this attempt in advance; the right old password gives it back.
+      await throttle.recordSuccess(ip, user.username)
+      const problems = validatePassword(newPassword, row)
+      if (problems.length > 0) {
+        throw new ValidationError(problems.join(' '), { new_password: problems })
+      }
+      const encoded = await makePassword(auth.hashers, newPassword)
+      await auth.users.setPassword(row.id, encoded)
+      // Every other session ends now; this one stays, under a new key (Django's
+      // update_session_auth_hash).
+      await auth.index.endSessions(auth.store, row.id, c.var.session.id)
+      await updateSessionAuthHash(auth, c.var.session, { ...row, password: encoded })
+      return c.json({ detail: 'New password has been saved.' })
+    },
+  })
+
+  route(app, '/sessions', {
+    GET: async (c) => {
+      const user = requireUser(c)
+      const auth = c.var.auth
+      const rows = await auth.index.listForUser(user.id, auth.now())
+      const iso = (ms: number) => new Date(ms).toISOString()
+      return c.json({
+        sessions: rows.map((row) => ({
+          id: row.id,
+          created: iso(row.created_at),
+          last_seen: iso(row.last_seen),
+          expires: iso(row.expires_at),
+          user_agent: row.user_agent,
+          current: row.id === c.var.session.id,
+        })),
+      })
+    },
+  })
+
+  route(app, '/sessions/:id', {
+    DELETE: async (c) => {
+      const user = requireUser(c)
+      const auth = c.var.auth
+      const row = await auth.index.getForUser(c.req.param('id') ?? '', user.id)
+      if (!row) throw new NotFound()
+      await auth.store.delete(row.kv_key)
+      await auth.index.remove(row.id)
+      if (row.id === c.var.session.id) {
+        c.var.session.flush()
+        c.set('user', null)
+      }
+      return c.body(null, 204)
+    },
+  })
+
+  app.all('*', () => {
+    throw new NotFound()
+  })
+  return app
+}

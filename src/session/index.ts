@@ -1,0 +1,110 @@
+/**
+ * Django's `SessionMiddleware` for Hono: reads the session before any route (one KV read), and
+ * after the route saves it only when modified, deletes it when emptied, slides its expiry with
+ * bounded writes, sets or deletes the cookie and adds `Vary: Cookie`.
+ */
+import type { MiddlewareHandler } from 'hono'
+import { getCookie } from 'hono/cookie'
+import { inBackground } from '../background'
+import { addVary, deletionCookie, serializeCookie } from '../cookies'
+import type { Env } from '../env'
+import { Throttled } from '../errors'
+import { kvKeyFor, parseSessionKey } from './key'
+import { Session } from './session'
+import { SessionStore } from './store'
+
+export type { SessionRecord, UserSnapshot } from './record'
+export { Session } from './session'
+export { SessionStore } from './store'
+
+/** What the session middleware sets on the context. */
+export type SessionVariables = { session: Session }
+
+export interface SessionMiddlewareOptions {
+  /** SESSION_COOKIE_NAME. Default `sessionid`. */
+  cookieName?: string
+  /** SESSION_COOKIE_AGE in seconds. Default 1,209,600. */
+  age?: number
+  /** SESSION_COOKIE_DOMAIN. Default none. */
+  domain?: string | null
+  /** SESSION_EXPIRE_AT_BROWSER_CLOSE. Default false. */
+  expireAtBrowserClose?: boolean
+  /** The clock (ms). Default `Date.now`. */
+  now?: () => number
+}
+
+/** Creates the session middleware; see `SessionMiddlewareOptions` for the defaults. */
+export function sessionMiddleware(
+  options: SessionMiddlewareOptions = {},
+): MiddlewareHandler<{ Bindings: Env; Variables: SessionVariables }> {
+  const cookieName = options.cookieName ?? 'sessionid'
+  const settings = {
+    age: options.age ?? 1_209_600,
+    expireAtBrowserClose: options.expireAtBrowserClose ?? false,
+    now: options.now ?? Date.now,
+  }
+  const domain = options.domain ?? null
+
+  return async function session(c, next) {
+    const store = new SessionStore(c.env.SESSIONS, settings.now)
+    const key = parseSessionKey(getCookie(c, cookieName))
+    const kvKey = key ? await kvKeyFor(key) : null
+    const record = kvKey ? await store.loadByKvKey(kvKey) : null
+    const current = new Session(settings, key, kvKey, record)
+    c.set('session', current)
+
+    await next()
+
+    const secure = new URL(c.req.url).protocol === 'https:'
+    const headers = c.res.headers
+    if (current.accessed) addVary(headers, 'Cookie')
+
+    // A record left behind by cycleKey() or flush() is deleted even on an error response:
+    // logout must never leave a usable record.
+    await Promise.all([...current.obsoleteKvKeys].map((obsolete) => store.delete(obsolete)))
+
+    if (current.isEmpty) {
+      if (current.loadedKvKey) await store.delete(current.loadedKvKey)
+      if (getCookie(c, cookieName) !== undefined) {
+        headers.append('Set-Cookie', deletionCookie(cookieName, { domain, secure }))
+      }
+      return
+    }
+    // Like Django, an error response does not save the session.
+    if (c.res.status >= 500) return
+
+    if (current.modified) {
+      const record = current.toRecord()
+      try {
+        await store.save(await kvKeyFor(current.key as string), record)
+      } catch (error) {
+        // KV takes one write per second per key; a client changing its session faster than
+        // that is told to slow down rather than shown a 500.
+        console.warn('Session write failed', error)
+        throw new Throttled(1)
+      }
+    } else if (current.needsRefresh()) {
+      const record = current.toRecord()
+      const refreshKey = await kvKeyFor(current.key as string)
+      // The sliding refresh is best-effort and off the response path: concurrent requests may
+      // all try it, and KV allows one write per second per key.
+      inBackground(
+        c,
+        store.save(refreshKey, record).catch((error) => console.warn('Refresh failed', error)),
+      )
+    } else {
+      return
+    }
+    headers.append(
+      'Set-Cookie',
+      serializeCookie(cookieName, current.key as string, {
+        maxAge: current.getExpireAtBrowserClose() ? null : current.getExpiryAge(),
+        now: settings.now(),
+        domain,
+        secure,
+        httpOnly: true,
+        sameSite: 'Lax',
+      }),
+    )
+  }
+}
