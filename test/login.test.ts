@@ -1,8 +1,12 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { login } from '../src/auth/login'
+import { SessionIndex } from '../src/auth/session-index'
+import { UserRepository, type UserRow } from '../src/auth/users'
+import { Session, SessionStore } from '../src/session'
 import { kvKeyFor } from '../src/session/key'
 import { parseRecord } from '../src/session/record'
-import { appFetch, Client, createUser, setCookie } from './helpers'
+import { appFetch, Client, createUser, hashers, setCookie } from './helpers'
 
 async function storedRecord(client: Client) {
   const key = client.cookies.get('sessionid')
@@ -158,7 +162,7 @@ describe('POST /auth/login', () => {
       ),
     )
     const keys = responses.map((response) => setCookie(response, 'sessionid')?.split(';')[0])
-    expect(responses.every((response) => response.status === 200)).toBe(true)
+    expect(responses.map((response) => response.status)).toEqual(Array(20).fill(200))
     expect(new Set(keys).size).toBe(20)
   })
 })
@@ -384,5 +388,76 @@ describe('expiry', () => {
     const user = await createUser()
     const cookie = setCookie(await client.login(user.username, user.password), 'sessionid')
     expect(cookie).not.toMatch(/Max-Age|Expires/)
+  })
+})
+
+describe('races with a password change', () => {
+  it('refuses a login whose password check predates a password change, and saves no session', async () => {
+    const user = await createUser()
+    const client = new Client()
+    await client.request('PATCH', '/auth/session', { json: { data: { cart: [1] } } })
+    const kvKey = await kvKeyFor(client.cookies.get('sessionid') as string)
+    const users = new UserRepository(env.DB)
+    const stale = (await users.getById(user.id)) as UserRow
+    await users.setPassword(user.id, await hashers.makePassword('a different password'))
+    const store = new SessionStore(env.SESSIONS)
+    const session = new Session(
+      { age: 1_209_600, expireAtBrowserClose: false, now: Date.now },
+      client.cookies.get('sessionid') as string,
+      kvKey,
+      await store.load(client.cookies.get('sessionid') as string),
+    )
+    const auth = {
+      db: env.DB,
+      users,
+      index: new SessionIndex(env.DB),
+      store,
+      hashers,
+      secrets: ['test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH'],
+      now: Date.now,
+    }
+    await expect(login(auth, session, stale, 'test')).rejects.toThrow(
+      'Unable to log in with provided credentials.',
+    )
+    expect(session.isEmpty).toBe(true)
+    expect(session.user).toBeNull()
+    expect(await new SessionIndex(env.DB).listForUser(user.id, Date.now())).toEqual([])
+  })
+})
+
+describe('the session index', () => {
+  it('lists only live sessions and forgets the rows of expired ones', async () => {
+    let clock = Date.now()
+    const user = await createUser()
+    const client = new Client(appFetch({}, () => clock))
+    await client.login(user.username, user.password)
+    const index = new SessionIndex(env.DB)
+    expect(await index.listForUser(user.id, clock)).toHaveLength(1)
+    clock += 1_209_600 * 1000 + 1000
+    expect(await index.listForUser(user.id, clock)).toEqual([])
+    const { count } = (await env.DB.prepare(
+      'SELECT count(*) AS count FROM user_sessions WHERE user_id = ?1',
+    )
+      .bind(user.id)
+      .first<{ count: number }>()) as { count: number }
+    expect(count).toBe(0)
+  })
+
+  it('keeps a session’s listed expiry at its record’s expiry, not later', async () => {
+    let clock = Date.now()
+    const user = await createUser()
+    const client = new Client(appFetch({}, () => clock))
+    await client.login(user.username, user.password)
+    const record = parseRecord(
+      await env.SESSIONS.get(await kvKeyFor(client.cookies.get('sessionid') as string)),
+    )
+    // A request a day later records last_seen (first time in this app's LastSeen memory).
+    clock += 86_400_000
+    const fresh = new Client(appFetch({}, () => clock))
+    fresh.cookies.set('sessionid', client.cookies.get('sessionid') as string)
+    expect((await fresh.get('/auth/me')).status).toBe(200)
+    const [row] = await new SessionIndex(env.DB).listForUser(user.id, clock)
+    expect(row?.last_seen).toBe(clock)
+    expect(row?.expires_at).toBe(record?.expiresAt)
   })
 })

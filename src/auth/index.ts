@@ -61,7 +61,9 @@ export function authMiddleware(
     const user = await resolveUser(auth, session)
     c.set('user', user)
     if (user && lastSeen.shouldRecord(session.id, now())) {
-      const expiresAt = now() + session.getExpiryAge() * 1000
+      // The record's own expiry, or the one the sliding refresh is about to give it.
+      const refreshed = now() + session.getExpiryAge() * 1000
+      const expiresAt = session.needsRefresh() ? refreshed : (session.expiresAt ?? refreshed)
       inBackground(
         c,
         auth.index

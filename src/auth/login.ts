@@ -1,6 +1,7 @@
 /**
  * Django's `authenticate()`, `login()` and `logout()`, over D1 users and KV sessions.
  */
+import { ValidationError } from '../errors'
 import type { Session, SessionStore } from '../session'
 import { kvKeyFor } from '../session/key'
 import { sessionAuthHash, signSnapshot } from './auth-hash'
@@ -8,6 +9,9 @@ import type { Hashers } from './hashers'
 import { checkPassword, makePassword } from './passwords'
 import type { SessionIndex } from './session-index'
 import { toSnapshot, type UserRepository, type UserRow } from './users'
+
+/** DRF's message for every failed login, whatever the reason. */
+export const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.'
 
 /** Django's session keys for the logged-in user. */
 export const SESSION_KEY = '_auth_user_id'
@@ -75,18 +79,27 @@ export async function login(
   session.set(HASH_SESSION_KEY, authHash)
   session.setUser(snapshot, await signSnapshot(auth.secrets, String(user.id), authHash, snapshot))
 
-  await auth.db.batch([
+  const [, indexed] = await auth.db.batch([
     auth.users.setLastLoginStatement(user.id, loggedIn.last_login),
-    auth.index.upsertStatement({
-      id: session.id,
-      user_id: user.id,
-      kv_key: await kvKeyFor(session.key as string),
-      created_at: now,
-      last_seen: now,
-      expires_at: now + session.getExpiryAge() * 1000,
-      user_agent: userAgent,
-    }),
+    auth.index.upsertStatement(
+      {
+        id: session.id,
+        user_id: user.id,
+        kv_key: await kvKeyFor(session.key as string),
+        created_at: now,
+        last_seen: now,
+        expires_at: now + session.getExpiryAge() * 1000,
+        user_agent: userAgent,
+      },
+      user.password,
+    ),
   ])
+  if (!indexed?.meta.changes) {
+    // The password changed (or the user went) between the check and now: that change ended the
+    // user's sessions, so this one must not start. Flushing keeps the half-made session unsaved.
+    session.flush()
+    throw new ValidationError(INVALID_CREDENTIALS)
+  }
   return loggedIn
 }
 

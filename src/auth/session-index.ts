@@ -24,36 +24,54 @@ const USER_AGENT_MAX = 512
 export class SessionIndex {
   constructor(private readonly db: D1Database) {}
 
-  /** A statement that records (or re-points, after a key cycle) a session of a user. */
-  upsertStatement(row: SessionIndexRow): D1PreparedStatement {
-    return this.db
-      .prepare(
-        `INSERT INTO user_sessions (id, user_id, kv_key, created_at, last_seen, expires_at, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (id) DO UPDATE SET user_id = ?2, kv_key = ?3, created_at = ?4, last_seen = ?5,
-           expires_at = ?6, user_agent = ?7`,
-      )
-      .bind(
-        row.id,
-        row.user_id,
-        row.kv_key,
-        row.created_at,
-        row.last_seen,
-        row.expires_at,
-        row.user_agent.slice(0, USER_AGENT_MAX),
-      )
+  /**
+   * A statement that records (or re-points, after a key cycle) a session of a user. With
+   * `whilePassword`, the row is written only while the user's stored hash is still that one, so
+   * a login racing a password change cannot leave a session the change did not end (the
+   * statement then changes no row).
+   */
+  upsertStatement(row: SessionIndexRow, whilePassword?: string): D1PreparedStatement {
+    const condition =
+      whilePassword === undefined
+        ? 'WHERE true'
+        : 'WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND password = ?8)'
+    const statement = this.db.prepare(
+      `INSERT INTO user_sessions (id, user_id, kv_key, created_at, last_seen, expires_at, user_agent)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 ${condition}
+       ON CONFLICT (id) DO UPDATE SET user_id = ?2, kv_key = ?3, created_at = ?4, last_seen = ?5,
+         expires_at = ?6, user_agent = ?7`,
+    )
+    const values = [
+      row.id,
+      row.user_id,
+      row.kv_key,
+      row.created_at,
+      row.last_seen,
+      row.expires_at,
+      row.user_agent.slice(0, USER_AGENT_MAX),
+    ]
+    return whilePassword === undefined
+      ? statement.bind(...values)
+      : statement.bind(...values, whilePassword)
   }
 
-  /** The live sessions of a user, newest first. */
+  /**
+   * The live sessions of a user, newest first. Rows of sessions that expired are deleted on the
+   * way (KV drops their records itself).
+   */
   async listForUser(userId: number, now: number): Promise<SessionIndexRow[]> {
-    const { results } = await this.db
-      .prepare(
-        `SELECT id, user_id, kv_key, created_at, last_seen, expires_at, user_agent
-         FROM user_sessions WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC`,
-      )
-      .bind(userId, now)
-      .all<SessionIndexRow>()
-    return results
+    const [, listed] = await this.db.batch<SessionIndexRow>([
+      this.db
+        .prepare('DELETE FROM user_sessions WHERE user_id = ?1 AND expires_at <= ?2')
+        .bind(userId, now),
+      this.db
+        .prepare(
+          `SELECT id, user_id, kv_key, created_at, last_seen, expires_at, user_agent
+           FROM user_sessions WHERE user_id = ?1 ORDER BY created_at DESC`,
+        )
+        .bind(userId),
+    ])
+    return listed?.results ?? []
   }
 
   /** The row with this public id if it belongs to the user, else null. */

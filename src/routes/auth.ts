@@ -2,7 +2,13 @@
  * The `/auth/*` JSON API. Thin: every rule lives in session/, auth/, csrf/ and throttle/.
  */
 import { type Context, Hono } from 'hono'
-import { authenticate, login, logout, updateSessionAuthHash } from '../auth/login'
+import {
+  authenticate,
+  INVALID_CREDENTIALS,
+  login,
+  logout,
+  updateSessionAuthHash,
+} from '../auth/login'
 import { checkPassword, makePassword } from '../auth/passwords'
 import { toSnapshot, type UserRow } from '../auth/users'
 import { validatePassword } from '../auth/validators'
@@ -13,8 +19,6 @@ import type { UserSnapshot } from '../session'
 import { clientIp, LoginThrottle } from '../throttle'
 import { fieldError, readObject, requiredString } from './body'
 import { route } from './methods'
-
-const INVALID_LOGIN = 'Unable to log in with provided credentials.'
 
 /** The throttle for this request, from the settings. */
 function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
@@ -43,7 +47,7 @@ export async function attemptLogin(
   const user = await authenticate(auth, username, password)
   if (!user) {
     await throttle.recordFailure(ip, username)
-    throw new ValidationError(INVALID_LOGIN)
+    throw new ValidationError(INVALID_CREDENTIALS)
   }
   await throttle.recordSuccess(ip, username)
   const loggedIn = await login(auth, c.var.session, user, c.req.header('User-Agent') ?? '')
@@ -143,7 +147,8 @@ export function authRoutes(config: Config): Hono<AppEnv> {
           'Your old password was entered incorrectly. Please enter it again.',
         )
       }
-      // `check` counted this attempt in advance; the right old password gives it back.
+      // The right old password clears the pair's failures, like a login (or is a 429 if a burst
+      // of concurrent guesses reached the limit meanwhile).
       await throttle.recordSuccess(ip, user.username)
       const problems = validatePassword(newPassword, row)
       if (problems.length > 0) {

@@ -7,10 +7,13 @@
  * has 10 s and 60 s periods, far from 15 minutes. D1 is consistent at its primary, and a login
  * already goes to D1 for the user. Every query about `login_failures` lives here, bound.
  *
- * An attempt is counted *before* the password is checked, in one atomic statement that also
- * refuses it when a limit is reached. Checking first and counting after the (slow, on purpose)
- * password hash would let a burst of concurrent guesses all pass the check before any of them
- * is counted. A successful attempt then gives its count back.
+ * An attempt is judged twice: `check` refuses it cheaply, before the (slow, on purpose) password
+ * hash, when a limit is already reached; and after the hash, `recordFailure` and `recordSuccess`
+ * decide again in one atomic D1 step each. The second judgement is what holds against a burst of
+ * concurrent guesses, which all pass `check` before any of them is counted: only the first
+ * `limit` outcomes of the burst count, and every later one is a 429, the right password too, so
+ * a burst tells the attacker no more than `limit` sequential guesses would. Only failures are
+ * counted: any number of concurrent right passwords all log in.
  */
 import { sha256Hex } from '../crypto'
 import { Throttled } from '../errors'
@@ -35,14 +38,12 @@ interface Bucket {
   failures: number
 }
 
-/** Counts failed logins and refuses attempts over the limits with a 429. One per request. */
+/** Counts failed logins and refuses attempts over the limits with a 429. */
 export class LoginThrottle {
   readonly #pairLimit: number
   readonly #ipLimit: number
   readonly #windowMs: number
   readonly #now: () => number
-  /** The buckets `check` counted this attempt in (bucket name to window start). */
-  #reserved: Map<string, number> | null = null
 
   constructor(
     private readonly db: D1Database,
@@ -55,91 +56,86 @@ export class LoginThrottle {
   }
 
   /**
-   * Counts this attempt as a failure in advance, or throws `Throttled` (429, with the seconds to
-   * wait) when either limit is already reached in its window, whatever the password: a locked
-   * pair stays locked until its window passes. Unknown users are counted and refused alike, so
-   * the throttle tells nothing about who exists. Follow it with `recordFailure` or
-   * `recordSuccess`; an attempt that ends otherwise (an error) stays counted as a failure.
+   * Throws `Throttled` (429, with the seconds to wait) when either limit is reached in the
+   * current window, before any password work, whatever the password: a locked pair stays locked
+   * until its window passes. Unknown users are counted and refused alike, so the throttle tells
+   * nothing about who exists. Writes nothing, so hammering a locked pair does not extend it.
    */
   async check(ip: string, username: string): Promise<void> {
     const [pair, address] = await bucketsFor(ip, username)
-    const now = this.#now()
-    // One statement, so atomic: both buckets are counted only if neither is at its limit. A
-    // window that has passed starts again at 1. SQLite reads the old row in DO UPDATE's SET.
     const { results } = await this.db
-      .prepare(
-        `INSERT INTO login_failures (bucket, window_start, failures)
-         SELECT name, ?3, 1 FROM (SELECT ?1 AS name UNION ALL SELECT ?2)
-         WHERE NOT EXISTS (
-           SELECT 1 FROM login_failures
-           WHERE window_start + ?4 > ?3
-             AND ((bucket = ?1 AND failures >= ?5) OR (bucket = ?2 AND failures >= ?6)))
-         ON CONFLICT (bucket) DO UPDATE SET
-           failures = CASE WHEN window_start + ?4 <= ?3 THEN 1 ELSE failures + 1 END,
-           window_start = CASE WHEN window_start + ?4 <= ?3 THEN ?3 ELSE window_start END
-         RETURNING bucket, window_start, failures`,
-      )
-      .bind(pair, address, now, this.#windowMs, this.#pairLimit, this.#ipLimit)
+      .prepare('SELECT bucket, window_start, failures FROM login_failures WHERE bucket IN (?1, ?2)')
+      .bind(pair, address)
       .all<Bucket>()
-    if (results.length > 0) {
-      this.#reserved = new Map(results.map((row) => [row.bucket, row.window_start]))
-      return
-    }
-    throw new Throttled(await this.#secondsToWait(pair, address, now))
+    this.#refuseOverLimit(results, pair, this.#now(), 0)
   }
 
-  /** Keeps the attempt counted by `check` as a failure (or counts one, without `check`). */
+  /**
+   * Counts one failure for the pair and the IP (a window that has passed starts again), and
+   * throws `Throttled` when this failure went past a limit: in a burst, only the first `limit`
+   * failures are answered as failures.
+   */
   async recordFailure(ip: string, username: string): Promise<void> {
-    if (this.#reserved) {
-      this.#reserved = null
-      return
-    }
+    const [pair, address] = await bucketsFor(ip, username)
     const now = this.#now()
     const statement = this.db.prepare(
       `INSERT INTO login_failures (bucket, window_start, failures) VALUES (?1, ?2, 1)
        ON CONFLICT (bucket) DO UPDATE SET
          failures = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE failures + 1 END,
-         window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END`,
+         window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END
+       RETURNING bucket, window_start, failures`,
     )
-    const buckets = await bucketsFor(ip, username)
-    await this.db.batch(buckets.map((bucket) => statement.bind(bucket, now, this.#windowMs)))
+    const results = await this.db.batch<Bucket>(
+      [pair, address].map((bucket) => statement.bind(bucket, now, this.#windowMs)),
+    )
+    this.#refuseOverLimit(
+      results.flatMap((result) => result.results),
+      pair,
+      now,
+      1,
+    )
   }
 
   /**
-   * Forgets the pair's failures after a successful attempt, and gives back the count `check`
-   * took from the IP: the IP's earlier failures stay.
+   * After the right password: throws `Throttled` if a limit was reached meanwhile (by concurrent
+   * failures), else forgets the pair's failures (the IP's stay). Both in one D1 transaction, so
+   * no failure can slip in between the decision and the reset.
    */
   async recordSuccess(ip: string, username: string): Promise<void> {
     const [pair, address] = await bucketsFor(ip, username)
-    const statements = [this.db.prepare('DELETE FROM login_failures WHERE bucket = ?1').bind(pair)]
-    const windowStart = this.#reserved?.get(address)
-    if (windowStart !== undefined) {
-      statements.push(
-        this.db
-          .prepare(
-            `UPDATE login_failures SET failures = failures - 1
-             WHERE bucket = ?1 AND window_start = ?2 AND failures > 0`,
-          )
-          .bind(address, windowStart),
-      )
-    }
-    this.#reserved = null
-    await this.db.batch(statements)
+    const now = this.#now()
+    const [reached] = await this.db.batch<Bucket>([
+      this.db
+        .prepare(
+          `SELECT bucket, window_start, failures FROM login_failures
+           WHERE window_start + ?3 > ?4
+             AND ((bucket = ?1 AND failures >= ?5) OR (bucket = ?2 AND failures >= ?6))`,
+        )
+        .bind(pair, address, this.#windowMs, now, this.#pairLimit, this.#ipLimit),
+      this.db
+        .prepare(
+          `DELETE FROM login_failures WHERE bucket = ?1 AND NOT EXISTS (
+             SELECT 1 FROM login_failures
+             WHERE window_start + ?3 > ?4
+               AND ((bucket = ?1 AND failures >= ?5) OR (bucket = ?2 AND failures >= ?6)))`,
+        )
+        .bind(pair, address, this.#windowMs, now, this.#pairLimit, this.#ipLimit),
+    ])
+    this.#refuseOverLimit(reached?.results ?? [], pair, now, 0)
   }
 
-  /** Seconds until every limit that is reached has its window pass (at least 1). */
-  async #secondsToWait(pair: string, address: string, now: number): Promise<number> {
-    const { results } = await this.db
-      .prepare('SELECT bucket, window_start, failures FROM login_failures WHERE bucket IN (?1, ?2)')
-      .bind(pair, address)
-      .all<Bucket>()
-    let wait = 1
-    for (const row of results) {
-      const limit = row.bucket === pair ? this.#pairLimit : this.#ipLimit
+  /**
+   * Throws `Throttled` when a bucket of the current window holds `limit + slack` failures or more
+   * (slack 1 once this attempt's own failure is counted), to wait until every such window passes.
+   */
+  #refuseOverLimit(rows: Bucket[], pair: string, now: number, slack: number): void {
+    let wait = 0
+    for (const row of rows) {
+      const limit = (row.bucket === pair ? this.#pairLimit : this.#ipLimit) + slack
       const endsAt = row.window_start + this.#windowMs
       if (endsAt > now && row.failures >= limit) wait = Math.max(wait, (endsAt - now) / 1000)
     }
-    return wait
+    if (wait > 0) throw new Throttled(wait)
   }
 }
 
