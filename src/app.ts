@@ -10,8 +10,10 @@ import type { Config } from './config'
 import { csrfMiddleware } from './csrf'
 import type { AppEnv } from './env'
 import { errorResponse, NotFound, toErrorResponse } from './errors'
+import { createGateway } from './gateway'
 import { authRoutes } from './routes/auth'
 import { readBody } from './routes/body'
+import { route } from './routes/methods'
 import { sessionMiddleware } from './session'
 
 export interface AppDependencies {
@@ -32,6 +34,9 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
 
   // Before the session middleware: a health check touches no storage.
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  const gateway = createGateway(config, { now })
+  // Public keys are the same for everyone: no session work, cacheable.
+  route(app, '/.well-known/jwks.json', { GET: gateway.jwks })
 
   app.use('/auth/*', async function noStore(c, next) {
     await next()
@@ -67,6 +72,8 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       now,
     }),
   )
-  app.route('/auth', authRoutes(config))
+  app.route('/auth', authRoutes(config, gateway))
+  // Everything else goes to ORIGIN_URL, behind the policy (404 when there is no origin).
+  app.all('*', gateway.proxy)
   return app
 }

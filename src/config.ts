@@ -163,7 +163,14 @@ function assertionKeys(env: Env): JsonWebKey[] {
   const keys = Array.isArray(parsed) ? parsed : [parsed]
   for (const key of keys) {
     const jwk = key as JsonWebKey & { kid?: unknown }
-    if (jwk?.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') {
+    if (
+      jwk?.kty !== 'EC' ||
+      jwk.crv !== 'P-256' ||
+      typeof jwk.d !== 'string' ||
+      // The public coordinates are published in the JWKS.
+      typeof jwk.x !== 'string' ||
+      typeof jwk.y !== 'string'
+    ) {
       throw new ImproperlyConfigured('ASSERTION_KEYS', 'entries must be private EC P-256 JWKs.')
     }
     if (typeof jwk.kid !== 'string' || jwk.kid === '') {

@@ -15,10 +15,13 @@ import { validatePassword } from '../auth/validators'
 import type { Config } from '../config'
 import type { AppEnv } from '../env'
 import { NotAuthenticated, NotFound, ValidationError } from '../errors'
+import type { Gateway } from '../gateway'
 import type { UserSnapshot } from '../session'
 import { clientIp, LoginThrottle } from '../throttle'
 import { fieldError, readObject, requiredString } from './body'
 import { route } from './methods'
+import { safeRedirect } from './redirect'
+import { formLogin, formNext, signInPage } from './sign-in'
 
 /** The throttle for this request, from the settings. */
 function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
@@ -77,7 +80,7 @@ async function currentRow(c: Context<AppEnv>, user: UserSnapshot): Promise<UserR
 }
 
 /** Builds the `/auth` sub-app. */
-export function authRoutes(config: Config): Hono<AppEnv> {
+export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
   route(app, '/csrf', {
@@ -85,7 +88,11 @@ export function authRoutes(config: Config): Hono<AppEnv> {
   })
 
   route(app, '/login', {
+    GET: signInPage,
     POST: async (c) => {
+      // A form with `next` is the HTML sign-in page's: it answers with a redirect or the form.
+      const next = await formNext(c)
+      if (next !== null) return formLogin(c, config, next)
       const body = await readObject(c)
       const username = requiredString(body, 'username')
       const password = requiredString(body, 'password')
@@ -96,10 +103,16 @@ export function authRoutes(config: Config): Hono<AppEnv> {
   route(app, '/logout', {
     POST: async (c) => {
       const everywhere = ['1', 'true', 'yes'].includes(c.req.query('everywhere') ?? '')
+      const next = await formNext(c)
       await logout(c.var.auth, c.var.session, c.var.user?.id ?? null, everywhere)
       c.set('user', null)
+      if (next !== null) return c.redirect(safeRedirect(next), 302)
       return c.json({ detail: 'Successfully logged out.' })
     },
+  })
+
+  route(app, '/verify', {
+    GET: gateway.verify,
   })
 
   route(app, '/me', {

@@ -1,0 +1,1 @@
+"""Django REST Framework authentication by sessiongate's signed identity assertions."""

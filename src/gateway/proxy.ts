@@ -1,0 +1,75 @@
+/**
+ * The reverse proxy to ORIGIN_URL: path, query, method and body kept and streamed both ways,
+ * redirects passed through, and a 502 or 504 when the origin fails. Header rules live in
+ * headers.ts; who may pass lives in policy.ts.
+ */
+import { BadGateway, GatewayTimeout } from '../errors'
+import { downstreamResponseHeaders } from './headers'
+
+export interface ProxyOptions {
+  /** ORIGIN_URL: its path, if any, prefixes every proxied path. */
+  origin: URL
+  /** ORIGIN_TIMEOUT_MS: time to the origin's response headers before a 504. */
+  timeoutMs: number
+  /** Set-Cookie names the origin may not set: the session and CSRF cookies. */
+  reservedCookies: readonly string[]
+}
+
+/** Statuses that carry no body (RFC 9110 §15); a Response with one of them must have none. */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
+
+/** The origin URL for a request URL: ORIGIN_URL's scheme, host and path prefix, then ours. */
+export function upstreamUrl(origin: URL, requestUrl: URL): URL {
+  const url = new URL(origin.href)
+  const prefix = url.pathname.replace(/\/+$/, '')
+  url.pathname = prefix + requestUrl.pathname
+  url.search = requestUrl.search
+  url.hash = ''
+  return url
+}
+
+/**
+ * Sends `request` (already filtered headers) to the origin and returns the origin's answer as a
+ * new Response with mutable headers, streamed, not buffered.
+ */
+export async function forward(
+  request: Request,
+  headers: Headers,
+  options: ProxyOptions,
+): Promise<Response> {
+  const target = upstreamUrl(options.origin, new URL(request.url))
+  const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
+  const controller = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    controller.abort()
+  }, options.timeoutMs)
+  let upstream: Response
+  try {
+    upstream = await fetch(target, {
+      method: request.method,
+      headers,
+      body: hasBody ? request.body : null,
+      // A redirect is the origin's answer to the client, not an instruction to the gateway.
+      redirect: 'manual',
+      signal: controller.signal,
+    })
+  } catch (error) {
+    if (timedOut) throw new GatewayTimeout()
+    console.warn('Origin unreachable', target.origin, error)
+    throw new BadGateway()
+  } finally {
+    // The timeout covers the response headers only; the body may stream for as long as it takes.
+    clearTimeout(timer)
+  }
+  const bodyless = NULL_BODY_STATUSES.has(upstream.status) || request.method === 'HEAD'
+  // A body we do not pass on is cancelled, so the connection to the origin is released.
+  if (bodyless) await upstream.body?.cancel().catch(() => {})
+  const body = bodyless ? null : upstream.body
+  return new Response(body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: downstreamResponseHeaders(upstream.headers, options.reservedCookies),
+  })
+}

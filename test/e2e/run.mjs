@@ -1,0 +1,42 @@
+/**
+ * `npm run test:e2e`: the end-to-end tests against the real stack. Each prints one PASS or FAIL
+ * line; the exit status is non-zero when any failed. `node test/e2e/run.mjs browser nginx` runs
+ * only those. E2E_VERBOSE=1 streams every child's output.
+ *
+ * Needs (Debian): chromium, nginx, caddy, python3-django, python3-djangorestframework,
+ * python3-jwt.
+ */
+import { browserTest } from './browser.mjs'
+import { caddyTest } from './caddy.mjs'
+import { djangoTest, djangoUnitTests } from './django.mjs'
+import { runTest } from './lib.mjs'
+import { nginxTest } from './nginx.mjs'
+
+const TESTS = {
+  browser: browserTest,
+  nginx: nginxTest,
+  caddy: caddyTest,
+  'django-unit': djangoUnitTests,
+  django: djangoTest,
+}
+
+const wanted = process.argv.slice(2)
+for (const name of wanted) {
+  if (!(name in TESTS)) {
+    console.error(`unknown e2e test "${name}"; known: ${Object.keys(TESTS).join(', ')}`)
+    process.exit(2)
+  }
+}
+
+const results = []
+for (const [name, test] of Object.entries(TESTS)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue
+  results.push([name, await runTest(name, test)])
+}
+const failed = results.filter(([, passed]) => !passed).map(([name]) => name)
+console.log(
+  failed.length === 0
+    ? `e2e: all ${results.length} passed`
+    : `e2e: ${failed.length} of ${results.length} failed: ${failed.join(', ')}`,
+)
+process.exit(failed.length === 0 ? 0 : 1)

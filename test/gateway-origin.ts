@@ -1,0 +1,118 @@
+/**
+ * A real HTTP origin for the gateway tests, started in Node by vitest's globalSetup (the tests
+ * run in workerd and cannot listen). The gateway's fetch() reaches it over loopback, so hop-by-hop
+ * handling, streaming, redirects and timeouts are tested against a real server, not a mock.
+ *
+ * Routes: `/slow?ms=N` waits before answering; `/redirect` answers 302; `/set-cookies` plants
+ * cookies; `/hop` answers with hop-by-hop headers; `/stream` sends its body in timed chunks;
+ * `/gzip` answers a gzip-encoded body;
+ * `/status/N` answers N; anything else echoes the request as JSON (`method`, `url`, `headers`,
+ * `bodyBytes`, `body`).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { gzipSync } from 'node:zlib'
+import type { TestProject } from 'vitest/node'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The test origin, `http://127.0.0.1:PORT`. */
+    originUrl: string
+    /** A loopback URL nothing listens on: the origin is down. */
+    deadOriginUrl: string
+  }
+}
+
+async function readAll(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of request) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://origin.test')
+  if (url.pathname === '/slow') {
+    await new Promise((resolve) => setTimeout(resolve, Number(url.searchParams.get('ms') ?? 1000)))
+  }
+  if (url.pathname === '/redirect') {
+    response.writeHead(302, { Location: '/elsewhere' }).end()
+    return
+  }
+  if (url.pathname === '/set-cookies') {
+    response.setHeader('Set-Cookie', [
+      'sessionid=planted; Path=/; HttpOnly',
+      'csrftoken=planted; Path=/',
+      'theme=dark; Path=/',
+      'lang=fr; Path=/; Max-Age=60',
+    ])
+    response.end('cookies')
+    return
+  }
+  if (url.pathname === '/hop') {
+    response.setHeader('Connection', 'keep-alive, X-Origin-Private')
+    response.setHeader('X-Origin-Private', 'secret')
+    response.setHeader('Keep-Alive', 'timeout=5')
+    response.setHeader('Proxy-Authenticate', 'Basic')
+    response.setHeader('X-Kept', 'yes')
+    response.end('hop')
+    return
+  }
+  if (url.pathname === '/stream') {
+    response.writeHead(200, { 'Content-Type': 'text/plain' })
+    for (const part of ['one ', 'two ', 'three']) {
+      response.write(part)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    response.end()
+    return
+  }
+  if (url.pathname === '/gzip') {
+    const body = gzipSync(JSON.stringify({ compressed: 'yes'.repeat(100) }))
+    response.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Content-Encoding': 'gzip',
+      'Content-Length': String(body.length),
+    })
+    response.end(body)
+    return
+  }
+  const status = /^\/status\/(\d{3})$/.exec(url.pathname)
+  if (status) {
+    response.writeHead(Number(status[1])).end()
+    return
+  }
+  const body = await readAll(request)
+  response.writeHead(200, { 'Content-Type': 'application/json', 'X-Origin': 'test' })
+  response.end(
+    JSON.stringify({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      bodyBytes: body.length,
+      body: body.length <= 4096 ? body.toString('utf8') : null,
+    }),
+  )
+}
+
+/** Starts the origin and hands its URL to the tests; the returned function stops it. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => response.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+
+  // Bind, read the port, close: nothing listens there afterwards.
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const deadPort = (probe.address() as AddressInfo).port
+  await new Promise<void>((resolve) => probe.close(() => resolve()))
+
+  project.provide('originUrl', `http://127.0.0.1:${port}`)
+  project.provide('deadOriginUrl', `http://127.0.0.1:${deadPort}`)
+  return () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+}
