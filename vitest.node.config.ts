@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
 
 /** Tests of the Node-side tools (the user CLI, dev start-up): they run in Node, not workerd. */
@@ -8,5 +9,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     passWithNoTests: true,
+    // A test file mostly waits for the processes it starts (the CLI, workerd), so one file per
+    // core, not vitest's default of one fewer (a single file at a time on two cores).
+    maxWorkers: availableParallelism(),
   },
 })

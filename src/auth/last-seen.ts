@@ -4,6 +4,9 @@
  * keeps its own memory, so the bound on writes is per isolate; a lost entry only costs one
  * early write.
  */
+/** The least time between two `last_seen` writes for one session (per isolate): 5 minutes. */
+export const LAST_SEEN_INTERVAL_MS = 5 * 60_000
+
 export class LastSeen {
   readonly #recorded = new Map<string, number>()
 
@@ -13,7 +16,7 @@ export class LastSeen {
    *   (about 1 MB: far inside a Worker's 128 MB).
    */
   constructor(
-    private readonly intervalMs = 5 * 60_000,
+    private readonly intervalMs = LAST_SEEN_INTERVAL_MS,
     private readonly maxEntries = 10_000,
   ) {}
 

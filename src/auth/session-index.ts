@@ -17,6 +17,8 @@ export interface SessionIndexRow {
   user_agent: string
 }
 
+const COLUMNS = 'id, user_id, kv_key, created_at, last_seen, expires_at, user_agent'
+
 /** Longest user agent kept: enough to recognise a browser, bounded so rows stay small. */
 const USER_AGENT_MAX = 512
 
@@ -55,32 +57,36 @@ export class SessionIndex {
       : statement.bind(...values, whilePassword)
   }
 
-  /**
-   * The live sessions of a user, newest first. Rows of sessions that expired are deleted on the
-   * way (KV drops their records itself).
-   */
+  /** The sessions of a user that have not expired, newest first. */
   async listForUser(userId: number, now: number): Promise<SessionIndexRow[]> {
-    const [, listed] = await this.db.batch<SessionIndexRow>([
-      this.db
-        .prepare('DELETE FROM user_sessions WHERE user_id = ?1 AND expires_at <= ?2')
-        .bind(userId, now),
-      this.db
-        .prepare(
-          `SELECT id, user_id, kv_key, created_at, last_seen, expires_at, user_agent
-           FROM user_sessions WHERE user_id = ?1 ORDER BY created_at DESC`,
-        )
-        .bind(userId),
-    ])
-    return listed?.results ?? []
+    const { results } = await this.db
+      .prepare(
+        `SELECT ${COLUMNS} FROM user_sessions
+         WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC`,
+      )
+      .bind(userId, now)
+      .all<SessionIndexRow>()
+    return results
+  }
+
+  /**
+   * Deletes the rows of a user's sessions that expired before `before`. A row's `expires_at`
+   * may lag its record's (the sliding refresh and saves move the record; the row follows at the
+   * next `touch`, at most 5 minutes of activity later), so callers pass a cut-off one session
+   * age plus that interval in the past: a row is never dropped while its record may live, which
+   * would let the session escape revocation.
+   */
+  async prune(userId: number, before: number): Promise<void> {
+    await this.db
+      .prepare('DELETE FROM user_sessions WHERE user_id = ?1 AND expires_at < ?2')
+      .bind(userId, before)
+      .run()
   }
 
   /** The row with this public id if it belongs to the user, else null. */
   async getForUser(id: string, userId: number): Promise<SessionIndexRow | null> {
     return this.db
-      .prepare(
-        `SELECT id, user_id, kv_key, created_at, last_seen, expires_at, user_agent
-         FROM user_sessions WHERE id = ?1 AND user_id = ?2`,
-      )
+      .prepare(`SELECT ${COLUMNS} FROM user_sessions WHERE id = ?1 AND user_id = ?2`)
       .bind(id, userId)
       .first<SessionIndexRow>()
   }
@@ -139,9 +145,12 @@ export class SessionIndex {
     store: SessionStore,
     secrets: readonly string[],
     user: UserSnapshot,
-    now: number,
   ): Promise<number> {
-    const rows = await this.listForUser(user.id, now)
+    // Every row, not only those that look live: a row's expiry may lag its record's.
+    const { results: rows } = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM user_sessions WHERE user_id = ?1`)
+      .bind(user.id)
+      .all<SessionIndexRow>()
     let rewritten = 0
     await Promise.all(
       rows.map(async (row) => {

@@ -2,6 +2,7 @@
  * The `/auth/*` JSON API. Thin: every rule lives in session/, auth/, csrf/ and throttle/.
  */
 import { type Context, Hono } from 'hono'
+import { LAST_SEEN_INTERVAL_MS } from '../auth/last-seen'
 import {
   authenticate,
   INVALID_CREDENTIALS,
@@ -40,9 +41,11 @@ function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
 export async function attemptLogin(
   c: Context<AppEnv>,
   config: Config,
-  username: string,
+  typedUsername: string,
   password: string,
 ): Promise<UserSnapshot> {
+  // Django's AuthenticationForm normalizes the username (NFKC), as usernames are stored.
+  const username = typedUsername.normalize('NFKC')
   const throttle = throttleFor(c, config)
   const ip = clientIp(c.req.raw.headers)
   await throttle.check(ip, username)
@@ -181,7 +184,11 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
     GET: async (c) => {
       const user = requireUser(c)
       const auth = c.var.auth
-      const rows = await auth.index.listForUser(user.id, auth.now())
+      const now = auth.now()
+      // Rows are dropped only well after their recorded expiry: a row's expiry may lag its
+      // record's by up to one age plus the last_seen interval (see SessionIndex.prune).
+      await auth.index.prune(user.id, now - config.sessionCookieAge * 1000 - LAST_SEEN_INTERVAL_MS)
+      const rows = await auth.index.listForUser(user.id, now)
       const iso = (ms: number) => new Date(ms).toISOString()
       return c.json({
         sessions: rows.map((row) => ({

@@ -1,0 +1,203 @@
+/**
+ * Helpers for the CLI tests: run the real `scripts/user.ts` in a child process against a
+ * temporary local state, and reach that same state from the test through wrangler's
+ * `getPlatformProxy`, as a running `wrangler dev` would.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll } from 'vitest'
+import { getPlatformProxy, unstable_splitSqlQuery } from 'wrangler'
+import { loadHashers } from '../../scripts/lib/hashers'
+import { SessionIndex } from '../../src/auth/session-index'
+import { type NewUser, UserRepository, type UserRow } from '../../src/auth/users'
+import { SessionStore, type UserSnapshot } from '../../src/session'
+import { generatePublicId, generateSessionKey, kvKeyFor } from '../../src/session/key'
+
+/** The repository root. */
+export const ROOT = resolve(import.meta.dirname, '../..')
+
+/** wrangler's switches for a quiet, offline child process. */
+export const QUIET_WRANGLER = {
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+}
+
+/** A SECRET_KEY for the tests (64 characters, as `npm run dev` makes them). */
+export const TEST_SECRET = 'cli-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ'
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Options of {@link runCli}. */
+export interface RunOptions {
+  /** Written to stdin, which is then closed (always closed: never a terminal). */
+  input?: string
+  /** Extra environment. SECRET_KEY defaults to empty (none), so `.dev.vars` is never read. */
+  env?: Record<string, string>
+}
+
+/** Runs the CLI as `tsx scripts/user.ts <args>` (what `npm run user --` runs), stdin piped. */
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return runProcess(
+    process.execPath,
+    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/user.ts'), ...args],
+    options,
+  )
+}
+
+/** Runs a shell command line in the repository root, as a tester types it. */
+export function runShell(command: string, options: RunOptions = {}): Promise<CliResult> {
+  return runProcess('/bin/sh', ['-c', command], options)
+}
+
+function runProcess(command: string, args: string[], options: RunOptions): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...QUIET_WRANGLER, INIT_CWD: ROOT, SECRET_KEY: '', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
+    child.on('error', fail)
+    child.on('close', (code) => done({ code, stdout, stderr }))
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/** A fresh temporary directory for `--persist-to`; removed by the returned function. */
+export async function tempState(): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sessiongate-cli-'))
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/** One argon2id hash of {@link SEED_PASSWORD}, made once: seeding users costs no hashing. */
+let seedHash: Promise<string> | undefined
+
+/** The password of the users {@link LocalState.seedUser} makes. */
+export const SEED_PASSWORD = 'seeded pass phrase 9'
+
+/** The local state of a test file, opened beside the CLI as a running `wrangler dev` is. */
+export type LocalState = Awaited<ReturnType<typeof openState>>
+
+/** The local D1 and KV of a `--persist-to` directory, as `wrangler dev --persist-to` sees them. */
+export async function openState(dir: string) {
+  // wrangler would log on stdout which `.dev.vars` it read.
+  process.env.WRANGLER_LOG ??= 'warn'
+  const proxy = await getPlatformProxy<{ DB: D1Database; SESSIONS: KVNamespace }>({
+    configPath: join(ROOT, 'wrangler.toml'),
+    persist: { path: join(dir, 'v3') },
+    remoteBindings: false,
+  })
+  const { DB: db, SESSIONS: kv } = proxy.env
+  // The CLI applies the schema itself; the tests may seed before its first run.
+  await db.batch(
+    unstable_splitSqlQuery(await readFile(join(ROOT, 'schema.sql'), 'utf8')).map((sql) =>
+      db.prepare(sql),
+    ),
+  )
+  const users = new UserRepository(db)
+  return {
+    db,
+    kv,
+    users,
+    index: new SessionIndex(db),
+    store: new SessionStore(kv),
+    dispose: () => proxy.dispose(),
+    /** A user with the password {@link SEED_PASSWORD}, written straight to D1. */
+    async seedUser(username: string, fields: Partial<NewUser> = {}): Promise<UserRow> {
+      seedHash ??= loadHashers().then((hashers) => hashers.makePassword(SEED_PASSWORD))
+      return users.create({ ...fields, username, password: await seedHash })
+    },
+    /**
+     * A logged-in session of the user (KV record and index row), as login writes it; with a
+     * snapshot when `user` is given (signed with nothing valid: only the CLI's rewrite is checked).
+     */
+    async addSession(userId: number, user?: UserSnapshot): Promise<string> {
+      const now = Date.now()
+      const kvKey = await kvKeyFor(generateSessionKey())
+      const id = generatePublicId()
+      await kv.put(
+        kvKey,
+        JSON.stringify({
+          v: 1,
+          id,
+          data: {
+            _auth_user_id: String(userId),
+            _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
+            _auth_user_hash: 'f'.repeat(64),
+          },
+          createdAt: now,
+          expiresAt: now + 3_600_000,
+          ...(user ? { user, sig: '0'.repeat(64) } : {}),
+        }),
+        { expirationTtl: 3600 },
+      )
+      await new SessionIndex(db)
+        .upsertStatement({
+          id,
+          user_id: userId,
+          kv_key: kvKey,
+          created_at: now,
+          last_seen: now,
+          expires_at: now + 3_600_000,
+          user_agent: 'cli test',
+        })
+        .run()
+      return kvKey
+    },
+  }
+}
+
+/**
+ * A temporary local state for the test file that calls this (at its top level): created and
+ * opened before its tests, as beside a running `npm run dev`, removed after them.
+ */
+export function useLocalState() {
+  let dir = ''
+  let local: LocalState | undefined
+  let remove = async () => {}
+  let counter = 0
+  beforeAll(async () => {
+    const state = await tempState()
+    dir = state.dir
+    remove = state.remove
+    local = await openState(dir)
+  })
+  afterAll(async () => {
+    await local?.dispose()
+    await remove()
+  })
+  return {
+    /** The `--persist-to` directory. */
+    get dir(): string {
+      return dir
+    },
+    /** The state, open for the whole file. */
+    get local(): LocalState {
+      if (!local) throw new Error('the local state opens in beforeAll')
+      return local
+    },
+    /** The CLI on this state. */
+    user(args: string[], input?: string, env?: Record<string, string>): Promise<CliResult> {
+      return runCli([...args, '--persist-to', dir], { input, env })
+    },
+    /** A username no other test of the file uses. */
+    name(prefix: string): string {
+      counter += 1
+      return `${prefix}${counter}`
+    },
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * `npm run user -- passwd | deactivate | activate | end-sessions | delete | staff | superuser |
+ * list`, black-box, with write-through revocation checked in the local KV and D1 that a running
+ * `npm run dev` would read: the test holds them open through getPlatformProxy meanwhile.
+ */
+import { describe, expect, it } from 'vitest'
+import { loadHashers } from '../../scripts/lib/hashers'
+import { verifySnapshot } from '../../src/auth/auth-hash'
+import { toSnapshot } from '../../src/auth/users'
+import type { UserSnapshot } from '../../src/session'
+import { parseRecord } from '../../src/session/record'
+import { TEST_SECRET, useLocalState } from './helpers'
+
+const PASSWORD = 'secret pass phrase 1'
+const suite = useLocalState()
+
+describe('passwd', () => {
+  it('stores the new password and ends every session: KV records and index rows', async () => {
+    const { id, username } = await suite.local.seedUser(suite.name('pw'))
+    const bystander = await suite.local.seedUser(suite.name('by'))
+    const first = await suite.local.addSession(id)
+    const second = await suite.local.addSession(id)
+    const kept = await suite.local.addSession(bystander.id)
+    const result = await suite.user(['passwd', username], 'another pass phrase 2\n')
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: '',
+      stderr: `Password changed successfully for user '${username}'; 2 sessions ended.\n`,
+    })
+    expect(await suite.local.kv.get(first)).toBeNull()
+    expect(await suite.local.kv.get(second)).toBeNull()
+    expect(await suite.local.index.listForUser(id, Date.now())).toEqual([])
+    // Another user's sessions are left alone.
+    expect(await suite.local.kv.get(kept)).not.toBeNull()
+    const stored = (await suite.local.users.getById(id))?.password ?? null
+    const hashers = await loadHashers()
+    expect((await hashers.checkPassword('another pass phrase 2', stored)).valid).toBe(true)
+  })
+
+  it('refuses a password too similar to the username, and keeps the old one', async () => {
+    const { id, username, password } = await suite.local.seedUser(suite.name('similarname'))
+    const result = await suite.user(['passwd', username], `${username}\n`)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^The password is too similar to the username\./)
+    expect((await suite.local.users.getById(id))?.password).toBe(password)
+  })
+
+  it('exits 1 for a missing user', async () => {
+    const result = await suite.user(['passwd', 'nobody-here'], `${PASSWORD}\n`)
+    expect(result).toMatchObject({ code: 1, stderr: "Error: User 'nobody-here' does not exist.\n" })
+  })
+})
+
+describe('deactivate, activate, end-sessions, delete', () => {
+  it('deactivate sets is_active off and ends every session; activate sets it on', async () => {
+    const { id, username } = await suite.local.seedUser(suite.name('off'))
+    const kvKey = await suite.local.addSession(id)
+    const result = await suite.user(['deactivate', username])
+    expect(result).toMatchObject({
+      code: 0,
+      stderr: `User '${username}' deactivated; 1 session ended.\n`,
+    })
+    expect(await suite.local.kv.get(kvKey)).toBeNull()
+    expect(await suite.local.index.listForUser(id, Date.now())).toEqual([])
+    expect((await suite.local.users.getById(id))?.is_active).toBe(0)
+    const activate = await suite.user(['activate', username])
+    expect(activate).toMatchObject({ code: 0, stderr: `User '${username}' activated.\n` })
+    expect((await suite.local.users.getById(id))?.is_active).toBe(1)
+  })
+
+  it('end-sessions ends every session and keeps the user', async () => {
+    const { id, username } = await suite.local.seedUser(suite.name('end'))
+    const keys = [
+      await suite.local.addSession(id),
+      await suite.local.addSession(id),
+      await suite.local.addSession(id),
+    ]
+    const result = await suite.user(['end-sessions', username])
+    expect(result).toMatchObject({ code: 0, stderr: `3 sessions of '${username}' ended.\n` })
+    for (const key of keys) expect(await suite.local.kv.get(key)).toBeNull()
+    expect(await suite.local.users.getById(id)).not.toBeNull()
+  })
+
+  it('delete ends the sessions and deletes the user (piped: no question)', async () => {
+    const { id, username } = await suite.local.seedUser(suite.name('gone'))
+    const kvKey = await suite.local.addSession(id)
+    const result = await suite.user(['delete', username])
+    expect(result).toMatchObject({
+      code: 0,
+      stderr: `User '${username}' deleted; 1 session ended.\n`,
+    })
+    expect(await suite.local.kv.get(kvKey)).toBeNull()
+    expect(await suite.local.users.getById(id)).toBeNull()
+  })
+})
+
+describe('staff and superuser', () => {
+  it('rewrites live snapshots, signed with SECRET_KEY: sessions see the flag at once', async () => {
+    const row = await suite.local.seedUser(suite.name('staff'))
+    const kvKey = await suite.local.addSession(row.id, toSnapshot(row))
+    const result = await suite.user(['staff', row.username, 'on'], undefined, {
+      SECRET_KEY: TEST_SECRET,
+    })
+    expect(result).toMatchObject({
+      code: 0,
+      stderr:
+        `User '${row.username}' is now staff; 1 live session updated ` +
+        '(signed with SECRET_KEY from the environment).\n',
+    })
+    const record = parseRecord(await suite.local.kv.get(kvKey))
+    expect(record?.user?.is_staff).toBe(true)
+    const signed = await verifySnapshot(
+      [TEST_SECRET],
+      record?.sig ?? '',
+      String(row.id),
+      String(record?.data._auth_user_hash),
+      record?.user as UserSnapshot,
+    )
+    expect(signed).toBe(true)
+    expect((await suite.local.users.getById(row.id))?.is_staff).toBe(1)
+  })
+
+  it('ends the sessions instead, and says so, when no SECRET_KEY is known', async () => {
+    const { id, username } = await suite.local.seedUser(suite.name('super'))
+    const kvKey = await suite.local.addSession(id)
+    const result = await suite.user(['superuser', username, 'on'])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(/is now a superuser\. No SECRET_KEY .* 1 session ended\.\n$/)
+    expect(await suite.local.kv.get(kvKey)).toBeNull()
+    expect(await suite.local.users.getById(id)).toMatchObject({ is_superuser: 1, is_staff: 0 })
+  })
+
+  it('exits 2 for a state other than on or off', async () => {
+    const result = await suite.user(['staff', 'whoever', 'yes'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(
+      /^Error: expected 'on' or 'off', not 'yes'\n\nUsage: npm run user -- staff/,
+    )
+  })
+})
+
+describe('list', () => {
+  it('prints a table on stdout with the live session count of each user', async () => {
+    const { id, username } = await suite.local.seedUser(suite.name('listed'), {
+      email: 'l@example.com',
+      is_staff: true,
+    })
+    await suite.local.addSession(id)
+    await suite.local.addSession(id)
+    const result = await suite.user(['list'])
+    expect(result.code).toBe(0)
+    const lines = result.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(
+      /^id +username +email +staff +superuser +active +last_login +sessions$/,
+    )
+    expect(lines[1]).toMatch(/^-+( +-+){7}$/)
+    const row = lines.find((line) => line.split(/ +/)[1] === username)
+    expect(row?.split(/ +/)).toEqual([
+      String(id),
+      username,
+      'l@example.com',
+      'yes',
+      'no',
+      'yes',
+      '-',
+      '2',
+    ])
+  })
+
+  it('prints JSON with --json, never a password hash', async () => {
+    const { username } = await suite.local.seedUser(suite.name('json'))
+    const result = await suite.user(['list', '--json'])
+    const users = JSON.parse(result.stdout) as { username: string; sessions: number }[]
+    expect(users.find((listed) => listed.username === username)).toMatchObject({
+      is_active: true,
+      sessions: 0,
+    })
+    expect(result.stdout).not.toContain('argon2')
+  })
+})
