@@ -17,10 +17,10 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generatePrivateJwk } from './lib/jwk.mjs'
+import { freePort } from './lib/ports.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
@@ -99,18 +99,6 @@ async function ensureDevVars() {
   const separator = existing === '' || existing.endsWith('\n') ? '' : '\n'
   writeFileSync(path, `${existing}${separator}${header}${lines.join('\n')}\n`, { mode: 0o600 })
   log(`${existing === '' ? 'created' : 'completed'} .dev.vars`)
-}
-
-/** A loopback port nothing listens on right now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 const children = []

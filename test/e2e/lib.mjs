@@ -6,25 +6,13 @@
 import { spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generatePrivateJwk } from '../../scripts/lib/jwk.mjs'
+import { freePort } from '../../scripts/lib/ports.mjs'
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-/** A loopback port nothing listens on right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Rejects after `ms` with `what` in the message, unless `promise` settles first. */
 export async function withTimeout(promise, ms, what) {
@@ -209,3 +197,5 @@ export async function runTest(name, body, timeoutMs = 300_000) {
     await resources.cleanup()
   }
 }
+
+export { freePort }
