@@ -93,7 +93,7 @@ export function csrfMiddleware(
         serializeCookie(cookieName, secret, {
           maxAge: CSRF_COOKIE_AGE,
           now: now(),
-          secure: new URL(c.req.url).protocol === 'https:',
+          secure: c.req.url.startsWith('https:'),
           sameSite: 'Lax',
         }),
       )

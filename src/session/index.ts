@@ -55,7 +55,8 @@ export function sessionMiddleware(
 
     await next()
 
-    const secure = new URL(c.req.url).protocol === 'https:'
+    // Request URLs are absolute: a prefix test avoids parsing one on every request.
+    const secure = c.req.url.startsWith('https:')
     const headers = c.res.headers
     if (current.accessed) addVary(headers, 'Cookie')
 
