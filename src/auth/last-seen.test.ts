@@ -48,7 +48,20 @@ describe('LastSeen', () => {
     expect(lastSeen.size).toBe(3)
     expect(lastSeen.shouldRecord('a', 5 * MINUTE + 1)).toBe(false)
     expect(lastSeen.shouldRecord('c', 5 * MINUTE + 1)).toBe(true)
-    expect(lastSeen.shouldRecord('b', 5 * MINUTE + 1)).toBe(true)
+    // Full, and every entry younger than the interval: 'b' is skipped rather than evicting one.
+    expect(lastSeen.shouldRecord('b', 5 * MINUTE + 1)).toBe(false)
+    expect(lastSeen.size).toBe(3)
+  })
+
+  it('writes nothing in steady state even with more live sessions than it can remember', () => {
+    const lastSeen = new LastSeen(5 * MINUTE, 100)
+    const ids = Array.from({ length: 101 }, (_, i) => `session-${i}`)
+    for (const id of ids) lastSeen.shouldRecord(id, 0)
+    let writes = 0
+    for (let round = 1; round <= 10; round++) {
+      for (const id of ids) if (lastSeen.shouldRecord(id, round * 1000)) writes++
+    }
+    expect(writes).toBe(0)
   })
 
   it('stays bounded under 100,000 distinct sessions (default bound 10,000)', () => {

@@ -24,12 +24,17 @@ export class LastSeen {
   shouldRecord(sessionId: string, now: number): boolean {
     const last = this.#recorded.get(sessionId)
     if (last !== undefined && now - last < this.intervalMs) return false
+    if (last === undefined && this.#recorded.size >= this.maxEntries) {
+      // Entries are kept in the order they were recorded, so the first is the oldest. When even
+      // it is younger than the interval, every entry is still needed: skip this write rather
+      // than evict one, or more live sessions than the map holds would write on every request.
+      // last_seen is advisory; the skipped session is recorded once an entry ages out.
+      const [oldestId, oldestAt] = this.#recorded.entries().next().value as [string, number]
+      if (now - oldestAt < this.intervalMs) return false
+      this.#recorded.delete(oldestId)
+    }
     this.#recorded.delete(sessionId)
     this.#recorded.set(sessionId, now)
-    if (this.#recorded.size > this.maxEntries) {
-      const oldest = this.#recorded.keys().next().value
-      if (oldest !== undefined) this.#recorded.delete(oldest)
-    }
     return true
   }
 

@@ -29,7 +29,7 @@ export class Session {
   #loadedKvKey: string | null
   readonly #obsoleteKvKeys = new Set<string>()
   #data: Record<string, unknown>
-  #id: string
+  #id: string | null
   #createdAt: number
   #expiresAt: number | null
   #user: UserSnapshot | null
@@ -51,7 +51,8 @@ export class Session {
     this.#key = record ? key : null
     this.#loadedKvKey = record ? kvKey : null
     this.#data = record ? { ...record.data } : {}
-    this.#id = record?.id ?? generatePublicId()
+    // Generated on first use: most anonymous requests never need one.
+    this.#id = record?.id ?? null
     this.#createdAt = record?.createdAt ?? settings.now()
     this.#expiresAt = record?.expiresAt ?? null
     this.#user = record?.user ?? null
@@ -65,6 +66,7 @@ export class Session {
 
   /** The public handle of this session (`/auth/sessions`). */
   get id(): string {
+    this.#id ??= generatePublicId()
     return this.#id
   }
 
@@ -141,7 +143,7 @@ export class Session {
     this.clear()
     this.#retireKey()
     this.#key = null
-    this.#id = generatePublicId()
+    this.#id = null
     this.#createdAt = this.#settings.now()
   }
 
@@ -223,7 +225,7 @@ export class Session {
     this.#expiresAt = this.#settings.now() + this.getExpiryAge() * 1000
     const record: SessionRecord = {
       v: 1,
-      id: this.#id,
+      id: this.id,
       data: this.#data,
       createdAt: this.#createdAt,
       expiresAt: this.#expiresAt,
