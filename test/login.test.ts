@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { login } from '../src/auth/login'
-import { SessionIndex } from '../src/auth/session-index'
+import { MAX_SESSIONS_PER_USER, SessionIndex } from '../src/auth/session-index'
 import { UserRepository, type UserRow } from '../src/auth/users'
 import { Session, SessionStore } from '../src/session'
 import { kvKeyFor } from '../src/session/key'
@@ -481,5 +481,33 @@ describe('the session index', () => {
     const [row] = await new SessionIndex(env.DB).listForUser(user.id, clock)
     expect(row?.last_seen).toBe(clock)
     expect(row?.expires_at).toBe(record?.expiresAt)
+  })
+})
+
+describe('sessions per user', () => {
+  it(`ends the oldest session when a login goes past ${MAX_SESSIONS_PER_USER} live sessions`, async () => {
+    const user = await createUser()
+    const index = new SessionIndex(env.DB)
+    const now = Date.now()
+    const statements = Array.from({ length: MAX_SESSIONS_PER_USER }, (_, i) =>
+      index.upsertStatement({
+        id: `old${String(i).padStart(3, '0')}`,
+        user_id: user.id,
+        kv_key: `session:${String(i).padStart(64, '0')}`,
+        created_at: now - 1000 * (MAX_SESSIONS_PER_USER - i),
+        last_seen: now,
+        expires_at: now + 86_400_000,
+        user_agent: 'seeded',
+      }),
+    )
+    await env.DB.batch(statements)
+    await env.SESSIONS.put(`session:${'0'.repeat(64)}`, '{}')
+    const client = new Client()
+    await client.login(user.username, user.password)
+    const rows = await index.listForUser(user.id, Date.now())
+    expect(rows).toHaveLength(MAX_SESSIONS_PER_USER)
+    expect(rows.map((row) => row.id)).not.toContain('old000')
+    expect(await env.SESSIONS.get(`session:${'0'.repeat(64)}`)).toBeNull()
+    expect((await client.get('/auth/me')).status).toBe(200)
   })
 })

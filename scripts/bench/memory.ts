@@ -16,6 +16,7 @@
  * change): its time, its KV and D1 operations, and whether another of those sessions still
  * authenticates afterwards.
  */
+import { MAX_SESSIONS_PER_USER } from '../../src/auth/session-index'
 import { Inspector } from './inspector'
 import { runLoad } from './load'
 import { type BenchSession, logInAll } from './seed'
@@ -79,8 +80,11 @@ export interface RevocationResult {
   otherSessionStatus: number
 }
 
-/** Most sessions given to the one user whose "log out everywhere" is measured. */
-const HEAVY_USER_SESSIONS = 1_000
+/**
+ * Sessions given to the one user whose "log out everywhere" is measured: as many as a user may
+ * hold (a login past the cap ends the oldest).
+ */
+const HEAVY_USER_SESSIONS = MAX_SESSIONS_PER_USER
 
 /** Requests in the warm-up, spread over the first WARM_SESSIONS sessions. */
 const WARMUP_REQUESTS = 5_000

@@ -79,7 +79,7 @@ export async function login(
   session.set(HASH_SESSION_KEY, authHash)
   session.setUser(snapshot, await signSnapshot(auth.secrets, String(user.id), authHash, snapshot))
 
-  const [, indexed] = await auth.db.batch([
+  const [, indexed, overflow] = await auth.db.batch<{ id: string; kv_key: string }>([
     auth.users.setLastLoginStatement(user.id, loggedIn.last_login),
     auth.index.upsertStatement(
       {
@@ -93,6 +93,7 @@ export async function login(
       },
       user.password,
     ),
+    auth.index.overflowStatement(user.id),
   ])
   if (!indexed?.meta.changes) {
     // The password changed (or the user went) between the check and now: that change ended the
@@ -100,6 +101,8 @@ export async function login(
     session.flush()
     throw new ValidationError(INVALID_CREDENTIALS)
   }
+  // Past MAX_SESSIONS_PER_USER, the oldest sessions end (see session-index.ts for why).
+  await auth.index.endListed(auth.store, overflow?.results ?? [])
   return loggedIn
 }
 

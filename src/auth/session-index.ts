@@ -19,6 +19,14 @@ export interface SessionIndexRow {
 
 const COLUMNS = 'id, user_id, kv_key, created_at, last_seen, expires_at, user_agent'
 
+/**
+ * Live sessions a user may hold; a login past it ends the oldest. It keeps every whole-user
+ * operation inside a Worker's per-request limits: ending all sessions costs one KV delete per
+ * session, rewriting snapshots two KV operations per session, and production allows 1,000
+ * subrequests per request.
+ */
+export const MAX_SESSIONS_PER_USER = 100
+
 /** Longest user agent kept: enough to recognise a browser, bounded so rows stay small. */
 const USER_AGENT_MAX = 512
 
@@ -89,6 +97,29 @@ export class SessionIndex {
       .prepare(`SELECT ${COLUMNS} FROM user_sessions WHERE id = ?1 AND user_id = ?2`)
       .bind(id, userId)
       .first<SessionIndexRow>()
+  }
+
+  /**
+   * A statement listing a user's sessions beyond the newest `keep` (for `endOverflow`), to run
+   * in the same batch as the login that may have pushed the user over the limit.
+   */
+  overflowStatement(userId: number, keep = MAX_SESSIONS_PER_USER): D1PreparedStatement {
+    return this.db
+      .prepare(
+        `SELECT id, kv_key FROM user_sessions WHERE user_id = ?1
+         ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2`,
+      )
+      .bind(userId, keep)
+  }
+
+  /** Ends the given sessions: their KV records, then their rows. */
+  async endListed(store: SessionStore, rows: { id: string; kv_key: string }[]): Promise<void> {
+    if (rows.length === 0) return
+    await Promise.all(rows.map((row) => store.delete(row.kv_key)))
+    await this.db
+      .prepare('DELETE FROM user_sessions WHERE id IN (SELECT value FROM json_each(?1))')
+      .bind(JSON.stringify(rows.map((row) => row.id)))
+      .run()
   }
 
   /** Forgets one session. */
