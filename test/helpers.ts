@@ -6,6 +6,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import argon2 from '@phi-ag/argon2/argon2.wasm'
+import { schemaStatements } from '../scripts/lib/schema'
 import { createApp } from '../src/app'
 import { createHashers } from '../src/auth/hashers'
 import { type NewUser, UserRepository } from '../src/auth/users'
@@ -16,14 +17,9 @@ import worker from '../src/index'
 /** One hasher set for all tests (the WASM instance is created once). */
 export const hashers = createHashers(argon2)
 
-/** Applies schema.sql: comments stripped, one statement at a time. */
+/** Applies schema.sql, one statement per prepared query in one batch. */
 export async function applySchema(db: D1Database, schema: string): Promise<void> {
-  const statements = schema
-    .replace(/--.*$/gm, '')
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter(Boolean)
-  await db.batch(statements.map((statement) => db.prepare(statement)))
+  await db.batch(schemaStatements(schema).map((statement) => db.prepare(statement)))
 }
 
 let counter = 0

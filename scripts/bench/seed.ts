@@ -3,10 +3,12 @@
  * users through `UserRepository` with a hash from the Worker's hashers (run in Node), and
  * sessions by logging in through `POST /auth/login`, so every KV record and index row is real.
  */
+
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserRepository } from '../../src/auth/users'
 import { loadHashers } from '../lib/hashers'
+import { schemaStatements } from '../lib/schema'
 
 /** A logged-in session, as a browser holds it. */
 export interface BenchSession {
@@ -22,15 +24,10 @@ export interface BenchSession {
 /** The one password of every bench user. */
 export const BENCH_PASSWORD = 'bench correct horse battery staple'
 
-/** Applies schema.sql as the tests do: comments dropped, one statement per `;`, one batch. */
+/** Applies schema.sql as the tests do: one statement per prepared query, one batch. */
 export async function applySchema(db: D1Database, root: string): Promise<void> {
   const schema = await readFile(join(root, 'schema.sql'), 'utf8')
-  const statements = schema
-    .replace(/--.*$/gm, '')
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter(Boolean)
-  await db.batch(statements.map((statement) => db.prepare(statement)))
+  await db.batch(schemaStatements(schema).map((statement) => db.prepare(statement)))
 }
 
 /** Inserts in flight at once while seeding users. */

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { FIXTURE_PASSWORDS } from '../../test/fixtures/django/passwords'
 import dump from '../../test/fixtures/django/users.json'
 import { Client, createUser, uniqueName } from '../../test/helpers'
 import { SessionStore } from '../session'
@@ -7,18 +8,6 @@ import { generatePublicId, generateSessionKey, kvKeyFor } from '../session/key'
 import { importUsers, normalizeDatetime, parseDjangoDump } from './import'
 import { SessionIndex } from './session-index'
 import { UserRepository } from './users'
-
-/** The plaintext passwords of test/fixtures/django/README.md. */
-const FIXTURE_PASSWORDS: Record<string, string> = {
-  alice: 'correct horse battery staple',
-  bob: 'Tr0ub4dor&3-argon',
-  carol: 'scrypt me a river 42',
-  dora: 'pässwörd-ünïcode-1',
-  erin: 'legacy sha1 still works',
-  gina: 'inactive but right password',
-  hugo: 'staff member password 7',
-  root: 'superuser-scrypt-passphrase',
-}
 
 /** What `makePassword` writes today: argon2id with OWASP's parameters. */
 const CURRENT_HASH_PREFIX = 'argon2$argon2id$v=19$m=19456,t=2,p=1$'

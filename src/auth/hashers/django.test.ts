@@ -4,23 +4,12 @@
  */
 import wasm from '@phi-ag/argon2/argon2.wasm'
 import { describe, expect, it } from 'vitest'
+import { FIXTURE_PASSWORDS } from '../../../test/fixtures/django/passwords'
 import users from '../../../test/fixtures/django/users.json'
 import vectors from '../../../test/fixtures/django/vectors.json'
 import { createHashers, identifyHasher } from './index'
 
 const hashers = createHashers(wasm)
-
-/** The plaintext passwords, as listed in test/fixtures/django/README.md. */
-const PASSWORDS: Record<string, string> = {
-  alice: 'correct horse battery staple',
-  bob: 'Tr0ub4dor&3-argon',
-  carol: 'scrypt me a river 42',
-  dora: 'pässwörd-ünïcode-1',
-  erin: 'legacy sha1 still works',
-  gina: 'inactive but right password',
-  hugo: 'staff member password 7',
-  root: 'superuser-scrypt-passphrase',
-}
 
 const usable = users.filter((user) => hashers.isPasswordUsable(user.fields.password))
 
@@ -38,7 +27,7 @@ describe("Django 5.2's dumpdata auth.user fixture", () => {
     const { username, password: encoded } = user.fields
     const algorithm = identifyHasher(encoded)
     it(`verifies ${username}'s ${algorithm} hash made by Django 5.2 and asks for an upgrade`, async () => {
-      const password = PASSWORDS[username]
+      const password = FIXTURE_PASSWORDS[username]
       if (password === undefined) throw new Error(`no password listed for ${username}`)
       expect(await hashers.checkPassword(password, encoded)).toEqual({
         valid: true,
