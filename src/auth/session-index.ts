@@ -160,11 +160,9 @@ export class SessionIndex {
       .prepare('SELECT id, kv_key FROM user_sessions WHERE user_id = ?1 AND id IS NOT ?2')
       .bind(userId, keepId)
       .all<{ id: string; kv_key: string }>()
-    await Promise.all(results.map((row) => store.delete(row.kv_key)))
-    await this.db
-      .prepare('DELETE FROM user_sessions WHERE user_id = ?1 AND id IS NOT ?2')
-      .bind(userId, keepId)
-      .run()
+    // Exactly the rows selected: a session that logs in meanwhile keeps its row along with its
+    // record, rather than losing the row and so escaping every later revocation.
+    await this.endListed(store, results)
     return results.length
   }
 
