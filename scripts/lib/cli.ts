@@ -66,6 +66,24 @@ function parseSwitch(value: string, command: string): boolean {
   throw new UsageError(`expected 'on' or 'off', not '${value}'`, command)
 }
 
+/** `staff` and `superuser`: one flag set on or off, and the live sessions re-signed. */
+function roleCommand(flag: 'is_staff' | 'is_superuser', name: string, note?: string): Command {
+  const details = [
+    'Live sessions are re-signed with SECRET_KEY (and SECRET_KEY_FALLBACKS) from the',
+    'environment, else, locally, from .dev.vars; without one they are ended instead.',
+    ...(note ? [note] : []),
+  ]
+  return {
+    usage: '<username> on|off',
+    summary: `set ${flag}; live sessions see the change at once`,
+    details: details.join('\n'),
+    positionals: ['username', 'on|off'],
+    options: {},
+    run: (context, [username, state]) =>
+      commands.setRole(context, username as string, flag, parseSwitch(state as string, name)),
+  }
+}
+
 const COMMANDS: Record<string, Command> = {
   create: {
     usage: '<username> [--email E] [--staff] [--superuser] [more options]',
@@ -122,39 +140,12 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     run: (context, [username]) => commands.activateUser(context, username as string),
   },
-  staff: {
-    usage: '<username> on|off',
-    summary: 'set is_staff; live sessions see the change at once',
-    details:
-      'Live sessions are re-signed with SECRET_KEY (and SECRET_KEY_FALLBACKS) from the\n' +
-      'environment, else, locally, from .dev.vars; without one they are ended instead.',
-    positionals: ['username', 'on|off'],
-    options: {},
-    run: (context, [username, state]) =>
-      commands.setRole(
-        context,
-        username as string,
-        'is_staff',
-        parseSwitch(state as string, 'staff'),
-      ),
-  },
-  superuser: {
-    usage: '<username> on|off',
-    summary: 'set is_superuser; live sessions see the change at once',
-    details:
-      'Live sessions are re-signed with SECRET_KEY (and SECRET_KEY_FALLBACKS) from the\n' +
-      'environment, else, locally, from .dev.vars; without one they are ended instead.\n' +
-      'Unlike `create --superuser`, this does not change is_staff.',
-    positionals: ['username', 'on|off'],
-    options: {},
-    run: (context, [username, state]) =>
-      commands.setRole(
-        context,
-        username as string,
-        'is_superuser',
-        parseSwitch(state as string, 'superuser'),
-      ),
-  },
+  staff: roleCommand('is_staff', 'staff'),
+  superuser: roleCommand(
+    'is_superuser',
+    'superuser',
+    'Unlike `create --superuser`, this does not change is_staff.',
+  ),
   delete: {
     usage: '<username> [--yes]',
     summary: 'delete a user and end all their sessions',
