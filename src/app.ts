@@ -3,7 +3,7 @@
  * way: session → auth → CSRF → route (the /auth API, or the gateway) → response.
  */
 import { Hono } from 'hono'
-import { authMiddleware } from './auth'
+import { authMiddleware, confirmSaved } from './auth'
 import type { Hashers } from './auth/hashers'
 import { LastSeen } from './auth/last-seen'
 import type { Config } from './config'
@@ -50,6 +50,7 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       domain: config.sessionCookieDomain,
       expireAtBrowserClose: config.sessionExpireAtBrowserClose,
       now,
+      afterSave: (c, kvKey, record) => confirmSaved(c.get('auth'), kvKey, record),
     }),
     authMiddleware({
       hashers: deps.hashers,

@@ -10,14 +10,14 @@
 import type { MiddlewareHandler } from 'hono'
 import { inBackground } from '../background'
 import type { Env } from '../env'
-import type { Session, SessionVariables, UserSnapshot } from '../session'
+import type { Session, SessionRecord, SessionVariables, UserSnapshot } from '../session'
 import { SessionStore } from '../session'
 import { signSnapshot, verifySessionAuthHash, verifySnapshot } from './auth-hash'
 import type { Hashers } from './hashers'
 import { LastSeen } from './last-seen'
 import { type AuthContext, HASH_SESSION_KEY, SESSION_KEY } from './login'
 import { SessionIndex } from './session-index'
-import { toSnapshot, UserRepository } from './users'
+import { toSnapshot, UserRepository, type UserRow } from './users'
 
 export type { AuthContext } from './login'
 
@@ -112,4 +112,47 @@ export async function resolveUser(
     await signSnapshot(auth.secrets, userId as string, authHash as string, fresh),
   )
   return fresh
+}
+
+/** KV takes one write per second per key: a delete right after this request's own put may fail. */
+const KV_WRITE_SPACING_MS = 1_000
+
+/**
+ * Confirms a session record this request has just written. A revocation (a password change,
+ * "log out everywhere", a deactivation, a staff change) may have run while the request held the
+ * session, and the write then put back what it ended. So, after the write: the session's index
+ * row must still point at this record, and its user be active, with the same password and the
+ * snapshot's fields; otherwise the record is deleted. Revocation deletes rows before records,
+ * so whichever write lands last, the session stays ended. Runs in the background.
+ */
+export async function confirmSaved(
+  auth: AuthContext,
+  kvKey: string,
+  record: SessionRecord,
+): Promise<void> {
+  const userId = record.data[SESSION_KEY]
+  if (userId === undefined) return
+  const user = await auth.index.userOf(record.id, kvKey)
+  if (user && (await stillHolds(auth, user, userId, record))) return
+  await scheduler.wait(KV_WRITE_SPACING_MS)
+  await auth.store.delete(kvKey)
+}
+
+async function stillHolds(
+  auth: AuthContext,
+  user: UserRow,
+  userId: unknown,
+  record: SessionRecord,
+): Promise<boolean> {
+  if (user.is_active !== 1 || String(user.id) !== userId) return false
+  if (record.user && !sameUser(record.user, toSnapshot(user))) return false
+  return verifySessionAuthHash(record.data[HASH_SESSION_KEY], user.password, auth.secrets)
+}
+
+/** Whether a stored snapshot still shows the user as stored in D1. */
+function sameUser(stored: UserSnapshot, current: UserSnapshot): boolean {
+  // last_login moves with every login elsewhere, which rewrites no other session's snapshot.
+  return (Object.keys(current) as (keyof UserSnapshot)[]).every(
+    (field) => field === 'last_login' || stored[field] === current[field],
+  )
 }

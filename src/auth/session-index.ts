@@ -6,6 +6,7 @@
  */
 import type { SessionStore, UserSnapshot } from '../session'
 import { signSnapshot } from './auth-hash'
+import { USER_COLUMNS, type UserRow } from './users'
 
 export interface SessionIndexRow {
   id: string
@@ -112,14 +113,32 @@ export class SessionIndex {
       .bind(userId, keep)
   }
 
-  /** Ends the given sessions: their KV records, then their rows. */
+  /**
+   * Ends the given sessions: their rows, then their KV records. Rows go first so that a request
+   * still holding one of these sessions, which writes its record back after the delete below,
+   * finds no row when it confirms the write (`confirmSaved`) and deletes the record itself.
+   */
   async endListed(store: SessionStore, rows: { id: string; kv_key: string }[]): Promise<void> {
     if (rows.length === 0) return
-    await Promise.all(rows.map((row) => store.delete(row.kv_key)))
     await this.db
       .prepare('DELETE FROM user_sessions WHERE id IN (SELECT value FROM json_each(?1))')
       .bind(JSON.stringify(rows.map((row) => row.id)))
       .run()
+    await Promise.all(rows.map((row) => store.delete(row.kv_key)))
+  }
+
+  /**
+   * The user of a session while its row still exists and points at `kvKey`: null once the
+   * session was ended (its row deleted) or re-keyed by another request.
+   */
+  async userOf(id: string, kvKey: string): Promise<UserRow | null> {
+    return this.db
+      .prepare(
+        `SELECT ${USER_COLUMNS} FROM users
+         WHERE id = (SELECT user_id FROM user_sessions WHERE id = ?1 AND kv_key = ?2)`,
+      )
+      .bind(id, kvKey)
+      .first<UserRow>()
   }
 
   /** Forgets one session. */

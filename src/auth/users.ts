@@ -63,7 +63,8 @@ export function toSnapshot(row: UserRow): UserSnapshot {
   }
 }
 
-const COLUMNS =
+/** Every column of `users`, in table order: a `UserRow`. */
+export const USER_COLUMNS =
   'id, password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined'
 
 /** D1 access to `users`. */
@@ -72,13 +73,16 @@ export class UserRepository {
 
   /** The user with this id, or null. */
   async getById(id: number): Promise<UserRow | null> {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM users WHERE id = ?1`).bind(id).first<UserRow>()
+    return this.db
+      .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`)
+      .bind(id)
+      .first<UserRow>()
   }
 
   /** The user with this username (case-sensitive, as Django's ModelBackend), or null. */
   async getByUsername(username: string): Promise<UserRow | null> {
     return this.db
-      .prepare(`SELECT ${COLUMNS} FROM users WHERE username = ?1`)
+      .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?1`)
       .bind(username)
       .first<UserRow>()
   }
@@ -86,7 +90,7 @@ export class UserRepository {
   /** Every user, by id. */
   async list(): Promise<UserRow[]> {
     const { results } = await this.db
-      .prepare(`SELECT ${COLUMNS} FROM users ORDER BY id`)
+      .prepare(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)
       .all<UserRow>()
     return results
   }
@@ -98,7 +102,7 @@ export class UserRepository {
         `INSERT INTO users (password, last_login, is_superuser, username, first_name, last_name,
            email, is_staff, is_active, date_joined)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         RETURNING ${COLUMNS}`,
+         RETURNING ${USER_COLUMNS}`,
       )
       .bind(
         user.password,
@@ -140,7 +144,7 @@ export class UserRepository {
   ): Promise<UserRow | null> {
     // The column name comes from the union above, never from input; the value is bound.
     return this.db
-      .prepare(`UPDATE users SET ${flag} = ?1 WHERE id = ?2 RETURNING ${COLUMNS}`)
+      .prepare(`UPDATE users SET ${flag} = ?1 WHERE id = ?2 RETURNING ${USER_COLUMNS}`)
       .bind(value ? 1 : 0, id)
       .first<UserRow>()
   }

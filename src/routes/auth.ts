@@ -209,8 +209,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       const auth = c.var.auth
       const row = await auth.index.getForUser(c.req.param('id') ?? '', user.id)
       if (!row) throw new NotFound()
-      await auth.store.delete(row.kv_key)
-      await auth.index.remove(row.id)
+      await auth.index.endListed(auth.store, [row])
       if (row.id === c.var.session.id) {
         c.var.session.flush()
         c.set('user', null)

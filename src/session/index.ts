@@ -3,13 +3,14 @@
  * after the route saves it only when modified, deletes it when emptied, slides its expiry with
  * bounded writes, sets or deletes the cookie and adds `Vary: Cookie`.
  */
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { inBackground } from '../background'
 import { addVary, deletionCookie, serializeCookie } from '../cookies'
 import type { Env } from '../env'
 import { Throttled } from '../errors'
 import { kvKeyFor, parseSessionKey } from './key'
+import type { SessionRecord } from './record'
 import { Session } from './session'
 import { SessionStore } from './store'
 
@@ -31,6 +32,15 @@ export interface SessionMiddlewareOptions {
   expireAtBrowserClose?: boolean
   /** The clock (ms). Default `Date.now`. */
   now?: () => number
+  /**
+   * Runs in the background after each record is written, with its KV key: the auth layer checks
+   * there that no revocation ended the session while this request held it (see `confirmSaved`).
+   */
+  afterSave?: (c: Context, kvKey: string, record: SessionRecord) => Promise<void>
+}
+
+function warnAfterSave(error: unknown): void {
+  console.warn('Checking a saved session failed', error)
 }
 
 /** Creates the session middleware; see `SessionMiddlewareOptions` for the defaults. */
@@ -44,6 +54,7 @@ export function sessionMiddleware(
     now: options.now ?? Date.now,
   }
   const domain = options.domain ?? null
+  const afterSave = options.afterSave
 
   return async function session(c, next) {
     const store = new SessionStore(c.env.SESSIONS, settings.now)
@@ -76,22 +87,27 @@ export function sessionMiddleware(
 
     if (current.modified) {
       const record = current.toRecord()
+      const kvKey = await kvKeyFor(current.key as string)
       try {
-        await store.save(await kvKeyFor(current.key as string), record)
+        await store.save(kvKey, record)
       } catch (error) {
         // KV takes one write per second per key; a client changing its session faster than
         // that is told to slow down rather than shown a 500.
         console.warn('Session write failed', error)
         throw new Throttled(1)
       }
+      if (afterSave) inBackground(c, afterSave(c, kvKey, record).catch(warnAfterSave))
     } else if (current.needsRefresh()) {
       const record = current.toRecord()
-      const refreshKey = await kvKeyFor(current.key as string)
+      const kvKey = await kvKeyFor(current.key as string)
       // The sliding refresh is best-effort and off the response path: concurrent requests may
       // all try it, and KV allows one write per second per key.
       inBackground(
         c,
-        store.save(refreshKey, record).catch((error) => console.warn('Refresh failed', error)),
+        store.save(kvKey, record).then(
+          () => afterSave?.(c, kvKey, record).catch(warnAfterSave),
+          (error) => console.warn('Refresh failed', error),
+        ),
       )
     } else {
       return
