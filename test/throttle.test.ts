@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { appFetch, Client, createUser, uniqueName } from './helpers'
 
@@ -147,6 +148,26 @@ describe('failed-login throttling', () => {
     const statuses = responses.map((response) => response.status).sort()
     expect(statuses.filter((status) => status === 400)).toHaveLength(5)
     expect(statuses.filter((status) => status === 429)).toHaveLength(15)
+  })
+
+  it('refuses the right password sent last in a burst (429) and leaves no trace of a login', async () => {
+    const fetcher = appFetch()
+    const user = await createUser()
+    const ip = freshIp()
+    const wrong = Array.from({ length: 10 }, () => attempt(fetcher, ip, user.username, 'guess'))
+    const right = attempt(fetcher, ip, user.username, user.password)
+    await Promise.all(wrong)
+    const response = await right
+    await expectThrottled(response)
+    expect(response.headers.getSetCookie().some((cookie) => cookie.startsWith('sessionid='))).toBe(
+      false,
+    )
+    const row = await env.DB.prepare(
+      'SELECT last_login, (SELECT count(*) FROM user_sessions WHERE user_id = ?1) AS sessions FROM users WHERE id = ?1',
+    )
+      .bind(user.id)
+      .first<{ last_login: string | null; sessions: number }>()
+    expect(row).toEqual({ last_login: null, sessions: 0 })
   })
 
   it('forgets the failures of a pair after a successful login (200)', async () => {

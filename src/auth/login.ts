@@ -4,6 +4,7 @@
 import { ValidationError } from '../errors'
 import type { Session, SessionStore } from '../session'
 import { kvKeyFor } from '../session/key'
+import type { BatchedCheck } from '../throttle'
 import { sessionAuthHash, signSnapshot } from './auth-hash'
 import type { Hashers } from './hashers'
 import { checkPassword, makePassword } from './passwords'
@@ -33,16 +34,16 @@ export interface AuthContext {
 }
 
 /**
- * Django's ModelBackend.authenticate: the active user with this username and password, or null.
- * Unknown and inactive users cost the same hashing work as a wrong password, and an outdated
- * hash is upgraded after a successful check (never after a failed one).
+ * Django's ModelBackend.authenticate, given the user found by the typed username (null when there
+ * is none; the caller reads it in a batch with the throttle's check): that user if active and the
+ * password is theirs, or null. Unknown and inactive users cost the same hashing work as a wrong
+ * password, and an outdated hash is upgraded after a successful check (never after a failed one).
  */
 export async function authenticate(
   auth: AuthContext,
-  username: string,
+  user: UserRow | null,
   password: string,
 ): Promise<UserRow | null> {
-  const user = await auth.users.getByUsername(username)
   // For an unknown user the hasher still runs (on no hash), as Django's make_password(password).
   const check = await checkPassword(auth.hashers, password, user?.password ?? null)
   if (!user || !check.valid || user.is_active !== 1) return null
@@ -58,13 +59,17 @@ export async function authenticate(
  * Django's `login()`: a different user's session is flushed first; the key is always cycled, so
  * a key known before login (session fixation) is worthless after it, while an anonymous session's
  * data survives under the new key. Stores the auth keys, the signed snapshot, `last_login` and the
- * index row. Returns the user as now stored.
+ * index row, in one D1 batch. Returns the user as now stored.
+ *
+ * `guard` (the throttle's success check) runs first in that batch; when its check refuses, the
+ * login is undone and the session flushed, as when the password changed meanwhile.
  */
 export async function login(
   auth: AuthContext,
   session: Session,
   user: UserRow,
   userAgent: string,
+  guard?: BatchedCheck,
 ): Promise<UserRow> {
   const authHash = await sessionAuthHash(user.password, auth.secrets[0] as string)
   const current = session.get(SESSION_KEY)
@@ -79,7 +84,10 @@ export async function login(
   session.set(HASH_SESSION_KEY, authHash)
   session.setUser(snapshot, await signSnapshot(auth.secrets, String(user.id), authHash, snapshot))
 
-  const [, indexed, overflow] = await auth.db.batch<{ id: string; kv_key: string }>([
+  // One round trip: the guard's statements (the throttle's last word), then the login's writes.
+  const guarded = guard?.statements ?? []
+  const results = await auth.db.batch<{ id: string; kv_key: string }>([
+    ...guarded,
     auth.users.setLastLoginStatement(user.id, loggedIn.last_login),
     auth.index.upsertStatement(
       {
@@ -95,6 +103,19 @@ export async function login(
     ),
     auth.index.overflowStatement(user.id),
   ])
+  const [, indexed, overflow] = results.slice(guarded.length)
+  try {
+    guard?.check(results.slice(0, guarded.length))
+  } catch (error) {
+    // Refused after all: the login never happened. Its row goes, `last_login` goes back (unless
+    // another login moved it since), and the half-made session is never saved.
+    await auth.db.batch([
+      auth.index.removeStatement(session.id),
+      auth.users.restoreLastLoginStatement(user.id, loggedIn.last_login, user.last_login),
+    ])
+    session.flush()
+    throw error
+  }
   if (!indexed?.meta.changes) {
     // The password changed (or the user went) between the check and now: that change ended the
     // user's sessions, so this one must not start. Flushing keeps the half-made session unsaved.

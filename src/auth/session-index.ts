@@ -143,7 +143,12 @@ export class SessionIndex {
 
   /** Forgets one session. */
   async remove(id: string): Promise<void> {
-    await this.db.prepare('DELETE FROM user_sessions WHERE id = ?1').bind(id).run()
+    await this.removeStatement(id).run()
+  }
+
+  /** `remove` as a statement, to run in a batch. */
+  removeStatement(id: string): D1PreparedStatement {
+    return this.db.prepare('DELETE FROM user_sessions WHERE id = ?1').bind(id)
   }
 
   /** Points a session's row at its new KV key after `cycleKey()`. */

@@ -81,10 +81,12 @@ export class UserRepository {
 
   /** The user with this username (case-sensitive, as Django's ModelBackend), or null. */
   async getByUsername(username: string): Promise<UserRow | null> {
-    return this.db
-      .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?1`)
-      .bind(username)
-      .first<UserRow>()
+    return this.byUsernameStatement(username).first<UserRow>()
+  }
+
+  /** `getByUsername` as a statement, to run in a batch: at most one row. */
+  byUsernameStatement(username: string): D1PreparedStatement {
+    return this.db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?1`).bind(username)
   }
 
   /** Every user, by id. */
@@ -129,6 +131,17 @@ export class UserRepository {
   /** A statement that records a login time (Django's `update_last_login`). */
   setLastLoginStatement(id: number, when: string): D1PreparedStatement {
     return this.db.prepare('UPDATE users SET last_login = ?1 WHERE id = ?2').bind(when, id)
+  }
+
+  /** Undoes `setLastLoginStatement(id, when)`, unless a later login has moved it since. */
+  restoreLastLoginStatement(
+    id: number,
+    when: string,
+    previous: string | null,
+  ): D1PreparedStatement {
+    return this.db
+      .prepare('UPDATE users SET last_login = ?1 WHERE id = ?2 AND last_login = ?3')
+      .bind(previous, id, when)
   }
 
   /** Stores a new password hash. */

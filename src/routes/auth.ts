@@ -46,17 +46,31 @@ export async function attemptLogin(
 ): Promise<UserSnapshot> {
   // Django's AuthenticationForm normalizes the username (NFKC), as usernames are stored.
   const username = typedUsername.normalize('NFKC')
-  const throttle = throttleFor(c, config)
-  const ip = clientIp(c.req.raw.headers)
-  await throttle.check(ip, username)
+  const attempt = await throttleFor(c, config).attempt(clientIp(c.req.raw.headers), username)
   const auth = c.var.auth
-  const user = await authenticate(auth, username, password)
+  // Two D1 round trips in all: the throttle's check with the user, then (after the hash) the
+  // throttle's last word with the login's writes. D1 may be far from this location.
+  const [locked, found] = await auth.db.batch([
+    attempt.checkStatement(),
+    auth.users.byUsernameStatement(username),
+  ])
+  attempt.refuseIfLocked(locked)
+  const user = await authenticate(
+    auth,
+    (found?.results[0] as UserRow | undefined) ?? null,
+    password,
+  )
   if (!user) {
-    await throttle.recordFailure(ip, username)
+    await attempt.recordFailure()
     throw new ValidationError(INVALID_CREDENTIALS)
   }
-  await throttle.recordSuccess(ip, username)
-  const loggedIn = await login(auth, c.var.session, user, c.req.header('User-Agent') ?? '')
+  const loggedIn = await login(
+    auth,
+    c.var.session,
+    user,
+    c.req.header('User-Agent') ?? '',
+    attempt.successCheck(),
+  )
   c.var.csrf.rotate()
   const snapshot = toSnapshot(loggedIn)
   c.set('user', snapshot)

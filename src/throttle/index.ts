@@ -7,9 +7,10 @@
  * has 10 s and 60 s periods, far from 15 minutes. D1 is consistent at its primary, and a login
  * already goes to D1 for the user. Every query about `login_failures` lives here, bound.
  *
- * An attempt is judged twice: `check` refuses it cheaply, before the (slow, on purpose) password
- * hash, when a limit is already reached; and after the hash, `recordFailure` and `recordSuccess`
- * decide again in one atomic D1 step each. The second judgement is what holds against a burst of
+ * An attempt is judged twice: its check refuses it cheaply, before the (slow, on purpose) password
+ * hash, when a limit is already reached; and after the hash, `recordFailure` or the success check
+ * decides again in one atomic D1 step. The login batches its D1 statements with these two (the
+ * user's lookup with the check, its writes with the success check), so it costs two round trips. The second judgement is what holds against a burst of
  * concurrent guesses, which all pass `check` before any of them is counted: only the first
  * `limit` outcomes of the burst count, and every later one is a 429, the right password too, so
  * a burst tells the attacker no more than `limit` sequential guesses would. Only failures are
@@ -38,36 +39,89 @@ interface Bucket {
   failures: number
 }
 
+/**
+ * Statements to run first in another D1 batch (the login's), and the check of their results,
+ * which throws to refuse: so a judgement costs no round trip of its own.
+ */
+export interface BatchedCheck {
+  statements: D1PreparedStatement[]
+  check(results: D1Result[]): void
+}
+
+interface Limits {
+  pair: number
+  ip: number
+  windowMs: number
+}
+
 /** Counts failed logins and refuses attempts over the limits with a 429. */
 export class LoginThrottle {
-  readonly #pairLimit: number
-  readonly #ipLimit: number
-  readonly #windowMs: number
+  readonly #limits: Limits
   readonly #now: () => number
 
   constructor(
     private readonly db: D1Database,
     options: ThrottleOptions = {},
   ) {
-    this.#pairLimit = options.pairLimit ?? 5
-    this.#ipLimit = options.ipLimit ?? 100
-    this.#windowMs = (options.windowSeconds ?? 900) * 1000
+    this.#limits = {
+      pair: options.pairLimit ?? 5,
+      ip: options.ipLimit ?? 100,
+      windowMs: (options.windowSeconds ?? 900) * 1000,
+    }
     this.#now = options.now ?? Date.now
+  }
+
+  /** One login attempt from `ip` for `username`: its buckets, named (hashing, no I/O). */
+  async attempt(ip: string, username: string): Promise<LoginAttempt> {
+    const [pair, address] = await bucketsFor(ip, username)
+    return new LoginAttempt(this.db, this.#limits, this.#now, pair, address)
+  }
+
+  /** `LoginAttempt.checkStatement` and `refuseIfLocked`, in a round trip of their own. */
+  async check(ip: string, username: string): Promise<void> {
+    const attempt = await this.attempt(ip, username)
+    attempt.refuseIfLocked(await attempt.checkStatement().all())
+  }
+
+  /** `LoginAttempt.recordFailure`. */
+  async recordFailure(ip: string, username: string): Promise<void> {
+    await (await this.attempt(ip, username)).recordFailure()
+  }
+
+  /** `LoginAttempt.successCheck`, in a round trip of its own. */
+  async recordSuccess(ip: string, username: string): Promise<void> {
+    const success = (await this.attempt(ip, username)).successCheck()
+    success.check(await this.db.batch(success.statements))
+  }
+}
+
+/** The throttle's view of one login attempt. */
+export class LoginAttempt {
+  constructor(
+    private readonly db: D1Database,
+    private readonly limits: Limits,
+    private readonly now: () => number,
+    private readonly pair: string,
+    private readonly address: string,
+  ) {}
+
+  /**
+   * Before any password work, whatever the password: the attempt's buckets, for
+   * `refuseIfLocked`. Unknown users are counted and refused alike, so the throttle tells nothing
+   * about who exists. Writes nothing, so hammering a locked pair does not extend it.
+   */
+  checkStatement(): D1PreparedStatement {
+    return this.db
+      .prepare('SELECT bucket, window_start, failures FROM login_failures WHERE bucket IN (?1, ?2)')
+      .bind(this.pair, this.address)
   }
 
   /**
    * Throws `Throttled` (429, with the seconds to wait) when either limit is reached in the
-   * current window, before any password work, whatever the password: a locked pair stays locked
-   * until its window passes. Unknown users are counted and refused alike, so the throttle tells
-   * nothing about who exists. Writes nothing, so hammering a locked pair does not extend it.
+   * current window: a locked pair stays locked until its window passes.
    */
-  async check(ip: string, username: string): Promise<void> {
-    const [pair, address] = await bucketsFor(ip, username)
-    const { results } = await this.db
-      .prepare('SELECT bucket, window_start, failures FROM login_failures WHERE bucket IN (?1, ?2)')
-      .bind(pair, address)
-      .all<Bucket>()
-    this.#refuseOverLimit(results, pair, this.#now(), 0)
+  refuseIfLocked(result: D1Result | undefined): void {
+    this.#refuseOverLimit((result?.results ?? []) as Bucket[], this.now(), 0)
   }
 
   /**
@@ -75,9 +129,8 @@ export class LoginThrottle {
    * throws `Throttled` when this failure went past a limit: in a burst, only the first `limit`
    * failures are answered as failures.
    */
-  async recordFailure(ip: string, username: string): Promise<void> {
-    const [pair, address] = await bucketsFor(ip, username)
-    const now = this.#now()
+  async recordFailure(): Promise<void> {
+    const now = this.now()
     const statement = this.db.prepare(
       `INSERT INTO login_failures (bucket, window_start, failures) VALUES (?1, ?2, 1)
        ON CONFLICT (bucket) DO UPDATE SET
@@ -86,53 +139,48 @@ export class LoginThrottle {
        RETURNING bucket, window_start, failures`,
     )
     const results = await this.db.batch<Bucket>(
-      [pair, address].map((bucket) => statement.bind(bucket, now, this.#windowMs)),
+      [this.pair, this.address].map((bucket) => statement.bind(bucket, now, this.limits.windowMs)),
     )
     this.#refuseOverLimit(
       results.flatMap((result) => result.results),
-      pair,
       now,
       1,
     )
   }
 
   /**
-   * After the right password: throws `Throttled` if a limit was reached meanwhile (by concurrent
-   * failures), else forgets the pair's failures (the IP's stay). Both in one D1 transaction, so
-   * no failure can slip in between the decision and the reset.
+   * After the right password: refuses (`Throttled`) if a limit was reached meanwhile, by
+   * concurrent failures; otherwise forgets the pair's failures (the IP's stay). Both in one
+   * transaction, so no failure can slip in between the decision and the reset; the login runs
+   * them in its own batch, and undoes itself when the check throws.
    */
-  async recordSuccess(ip: string, username: string): Promise<void> {
-    const [pair, address] = await bucketsFor(ip, username)
-    const now = this.#now()
-    const [reached] = await this.db.batch<Bucket>([
-      this.db
-        .prepare(
-          `SELECT bucket, window_start, failures FROM login_failures
-           WHERE window_start + ?3 > ?4
-             AND ((bucket = ?1 AND failures >= ?5) OR (bucket = ?2 AND failures >= ?6))`,
-        )
-        .bind(pair, address, this.#windowMs, now, this.#pairLimit, this.#ipLimit),
-      this.db
-        .prepare(
-          `DELETE FROM login_failures WHERE bucket = ?1 AND NOT EXISTS (
-             SELECT 1 FROM login_failures
-             WHERE window_start + ?3 > ?4
-               AND ((bucket = ?1 AND failures >= ?5) OR (bucket = ?2 AND failures >= ?6)))`,
-        )
-        .bind(pair, address, this.#windowMs, now, this.#pairLimit, this.#ipLimit),
-    ])
-    this.#refuseOverLimit(reached?.results ?? [], pair, now, 0)
+  successCheck(): BatchedCheck {
+    const now = this.now()
+    const { pair, address, limits } = this
+    const reached = `SELECT bucket, window_start, failures FROM login_failures
+      WHERE window_start + ?3 > ?4
+        AND ((bucket = ?1 AND failures >= ?5) OR (bucket = ?2 AND failures >= ?6))`
+    const values = [pair, address, limits.windowMs, now, limits.pair, limits.ip]
+    return {
+      statements: [
+        this.db.prepare(reached).bind(...values),
+        this.db
+          .prepare(`DELETE FROM login_failures WHERE bucket = ?1 AND NOT EXISTS (${reached})`)
+          .bind(...values),
+      ],
+      check: ([found]) => this.#refuseOverLimit((found?.results ?? []) as Bucket[], now, 0),
+    }
   }
 
   /**
    * Throws `Throttled` when a bucket of the current window holds `limit + slack` failures or more
    * (slack 1 once this attempt's own failure is counted), to wait until every such window passes.
    */
-  #refuseOverLimit(rows: Bucket[], pair: string, now: number, slack: number): void {
+  #refuseOverLimit(rows: Bucket[], now: number, slack: number): void {
     let wait = 0
     for (const row of rows) {
-      const limit = (row.bucket === pair ? this.#pairLimit : this.#ipLimit) + slack
-      const endsAt = row.window_start + this.#windowMs
+      const limit = (row.bucket === this.pair ? this.limits.pair : this.limits.ip) + slack
+      const endsAt = row.window_start + this.limits.windowMs
       if (endsAt > now && row.failures >= limit) wait = Math.max(wait, (endsAt - now) / 1000)
     }
     if (wait > 0) throw new Throttled(wait)
