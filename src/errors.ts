@@ -48,6 +48,13 @@ export class NotAuthenticated extends ApiError {
   }
 }
 
+/**
+ * The 401 of every anonymous request to something that needs a user, built once: constructing an
+ * error was the largest part of an anonymous request's own CPU time (docs/performance.md). Frozen:
+ * it is shared by every request.
+ */
+export const NOT_AUTHENTICATED: NotAuthenticated = Object.freeze(new NotAuthenticated())
+
 /** 403 (DRF's PermissionDenied); also the CSRF failures. */
 export class PermissionDenied extends ApiError {
   constructor(

@@ -15,7 +15,7 @@ import { toSnapshot, type UserRow } from '../auth/users'
 import { validatePassword } from '../auth/validators'
 import type { Config } from '../config'
 import type { AppEnv } from '../env'
-import { NotAuthenticated, NotFound, ValidationError } from '../errors'
+import { NOT_AUTHENTICATED, NotFound, ValidationError } from '../errors'
 import type { Gateway } from '../gateway'
 import type { UserSnapshot } from '../session'
 import { clientIp, LoginThrottle } from '../throttle'
@@ -80,7 +80,7 @@ export async function attemptLogin(
 /** The logged-in user, or a 401. */
 function requireUser(c: Context<AppEnv>): UserSnapshot {
   const user = c.var.user
-  if (!user) throw new NotAuthenticated()
+  if (!user) throw NOT_AUTHENTICATED
   return user
 }
 
@@ -92,7 +92,7 @@ function applicationData(data: Record<string, unknown>): Record<string, unknown>
 /** The current user's row; a user deleted mid-request is logged out. */
 async function currentRow(c: Context<AppEnv>, user: UserSnapshot): Promise<UserRow> {
   const row = await c.var.auth.users.getById(user.id)
-  if (!row) throw new NotAuthenticated()
+  if (!row) throw NOT_AUTHENTICATED
   return row
 }
 
