@@ -25,16 +25,32 @@ export const IDENTITY_PREFIX = 'x-auth-'
  */
 const FORWARDING = new Set(['forwarded', 'x-real-ip'])
 
-/** Removes hop-by-hop headers, the ones `Connection` names included. */
-export function removeHopByHop(headers: Headers): void {
-  const named = (headers.get('Connection') ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter(Boolean)
-  for (const name of named) headers.delete(name)
-  for (const name of [...headers.keys()]) {
-    if (HOP_BY_HOP.has(name) || name.startsWith('proxy-')) headers.delete(name)
-  }
+/**
+ * Whether a field of this message is hop-by-hop: RFC 9110's, the Proxy-* family, and those its
+ * `Connection` header names.
+ */
+export function hopByHopOf(headers: Headers): (name: string) => boolean {
+  const connection = headers.get('Connection')
+  const named = connection
+    ? new Set(connection.split(',').map((name) => name.trim().toLowerCase()))
+    : null
+  return (name) => HOP_BY_HOP.has(name) || name.startsWith('proxy-') || named?.has(name) === true
+}
+
+/**
+ * Request fields the gateway sets itself or keeps from the origin, whatever the client sent:
+ * identity, forwarding, Cloudflare's own metadata (it describes the hop to the gateway, not to
+ * the origin), Host (fetch derives it from ORIGIN_URL) and Cookie (filtered separately).
+ */
+function replacedUpstream(name: string): boolean {
+  return (
+    name.startsWith(IDENTITY_PREFIX) ||
+    name.startsWith('x-forwarded-') ||
+    name.startsWith('cf-') ||
+    FORWARDING.has(name) ||
+    name === 'host' ||
+    name === 'cookie'
+  )
 }
 
 /**
@@ -81,34 +97,30 @@ export interface ForwardingInfo {
 }
 
 /**
- * The request headers for the origin: hop-by-hop, client-sent identity and forwarding headers
- * removed, the session cookie taken out of `Cookie`, and X-Forwarded-For/-Proto/-Host set.
- * Identity headers are added by the caller.
+ * The request headers for the origin, in one pass over the client's: hop-by-hop, client-sent
+ * identity and forwarding headers removed, the session cookie taken out of `Cookie`,
+ * X-Forwarded-For/-Proto/-Host set, then the gateway's `identity` headers.
  */
-export function upstreamRequestHeaders(incoming: Headers, info: ForwardingInfo): Headers {
-  const headers = new Headers(incoming)
-  removeHopByHop(headers)
-  for (const name of [...headers.keys()]) {
-    if (
-      name.startsWith(IDENTITY_PREFIX) ||
-      name.startsWith('x-forwarded-') ||
-      FORWARDING.has(name) ||
-      // Cloudflare's own request metadata describes the hop to the gateway, not to the origin.
-      name.startsWith('cf-')
-    ) {
-      headers.delete(name)
-    }
+export function upstreamRequestHeaders(
+  incoming: Headers,
+  info: ForwardingInfo,
+  identity: Record<string, string> = {},
+): Headers {
+  const hopByHop = hopByHopOf(incoming)
+  const headers = new Headers()
+  for (const [name, value] of incoming) {
+    if (!hopByHop(name) && !replacedUpstream(name)) headers.append(name, value)
   }
-  // The origin is addressed by ORIGIN_URL; fetch() derives Host from it.
-  headers.delete('host')
-  const cookie = withoutCookies(headers.get('Cookie'), [info.sessionCookieName])
-  if (cookie === null) headers.delete('Cookie')
-  else headers.set('Cookie', cookie)
+  const cookie = hopByHop('cookie')
+    ? null
+    : withoutCookies(incoming.get('Cookie'), [info.sessionCookieName])
+  if (cookie !== null) headers.set('Cookie', cookie)
 
   // Only CF-Connecting-IP is trusted: a client-sent X-Forwarded-For was dropped above.
   if (info.clientIp) headers.set('X-Forwarded-For', info.clientIp)
   headers.set('X-Forwarded-Proto', info.url.protocol.replace(/:$/, ''))
   headers.set('X-Forwarded-Host', info.url.host)
+  for (const [name, value] of Object.entries(identity)) headers.set(name, value)
   return headers
 }
 
@@ -120,14 +132,13 @@ export function downstreamResponseHeaders(
   upstream: Headers,
   reservedCookies: readonly string[],
 ): Headers {
-  const headers = new Headers(upstream)
-  removeHopByHop(headers)
-  const cookies = upstream.getSetCookie()
-  if (cookies.length > 0) {
-    headers.delete('Set-Cookie')
-    for (const cookie of cookies) {
-      if (!reservedCookies.includes(setCookieName(cookie))) headers.append('Set-Cookie', cookie)
-    }
+  const hopByHop = hopByHopOf(upstream)
+  const headers = new Headers()
+  for (const [name, value] of upstream) {
+    if (!hopByHop(name) && name !== 'set-cookie') headers.append(name, value)
+  }
+  for (const cookie of upstream.getSetCookie()) {
+    if (!reservedCookies.includes(setCookieName(cookie))) headers.append('Set-Cookie', cookie)
   }
   return headers
 }

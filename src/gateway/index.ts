@@ -8,7 +8,7 @@
 import type { Context } from 'hono'
 import type { Config } from '../config'
 import type { AppEnv } from '../env'
-import { ImproperlyConfigured, NotAuthenticated, NotFound, PermissionDenied } from '../errors'
+import { ImproperlyConfigured, NOT_AUTHENTICATED, NotFound, PermissionDenied } from '../errors'
 import type { UserSnapshot } from '../session'
 import { AssertionSigner } from './assertion'
 import { headerSafe, upstreamRequestHeaders } from './headers'
@@ -92,18 +92,21 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const policy = compilePolicy({ publicPaths: config.publicPaths, staffPaths: config.staffPaths })
   const reservedCookies = [config.sessionCookieName, config.csrfCookieName]
 
-  async function identityHeaders(user: UserSnapshot, sessionId: string): Promise<Headers> {
-    return new Headers({
+  async function identityHeaders(
+    user: UserSnapshot,
+    sessionId: string,
+  ): Promise<Record<string, string>> {
+    return {
       [USER_ID_HEADER]: String(user.id),
       [USERNAME_HEADER]: headerSafe(user.username),
       [ASSERTION_HEADER]: await signer.assertionFor(user, sessionId),
-    })
+    }
   }
 
   /** Throws the 401/403 for a refused request, or returns when it may pass. */
   function enforce(requirement: Requirement, user: UserSnapshot | null): void {
     const access = accessFor(requirement, user)
-    if (access === 'login') throw new NotAuthenticated()
+    if (access === 'login') throw NOT_AUTHENTICATED
     if (access === 'deny') throw new PermissionDenied()
   }
 
@@ -132,7 +135,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         uris.length === 0 ? 'user' : 'public',
       )
       enforce(requirement, user)
-      const headers = user ? await identityHeaders(user, c.var.session.id) : new Headers()
+      const headers = new Headers(user ? await identityHeaders(user, c.var.session.id) : {})
       headers.set('Cache-Control', 'no-store')
       return new Response(null, { status: 200, headers })
     },
@@ -148,17 +151,16 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         return c.redirect(loginRedirect(url), 302)
       }
       enforce(requirement, user)
-      const headers = upstreamRequestHeaders(c.req.raw.headers, {
-        clientIp: c.req.header('CF-Connecting-IP') ?? null,
-        url,
-        sessionCookieName: config.sessionCookieName,
-      })
-      if (user) {
-        for (const [name, value] of await identityHeaders(user, c.var.session.id)) {
-          headers.set(name, value)
-        }
-      }
-      return forward(c.req.raw, headers, {
+      const headers = upstreamRequestHeaders(
+        c.req.raw.headers,
+        {
+          clientIp: c.req.header('CF-Connecting-IP') ?? null,
+          url,
+          sessionCookieName: config.sessionCookieName,
+        },
+        user ? await identityHeaders(user, c.var.session.id) : {},
+      )
+      return forward(c.req.raw, url, headers, {
         origin,
         timeoutMs: config.originTimeoutMs,
         reservedCookies,

@@ -29,15 +29,16 @@ export function upstreamUrl(origin: URL, requestUrl: URL): URL {
 }
 
 /**
- * Sends `request` (already filtered headers) to the origin and returns the origin's answer as a
- * new Response with mutable headers, streamed, not buffered.
+ * Sends `request` (its URL already parsed, its headers already filtered) to the origin and
+ * returns the origin's answer as a new Response with mutable headers, streamed, not buffered.
  */
 export async function forward(
   request: Request,
+  url: URL,
   headers: Headers,
   options: ProxyOptions,
 ): Promise<Response> {
-  const target = upstreamUrl(options.origin, new URL(request.url))
+  const target = upstreamUrl(options.origin, url)
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   const controller = new AbortController()
   let timedOut = false
