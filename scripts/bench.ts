@@ -3,8 +3,9 @@
  *
  * 1. Builds the Worker with wrangler (`deploy --dry-run`) from a bench-only entry that wraps the
  *    KV and D1 bindings in counters (scripts/bench/entry.ts) and otherwise runs the real Worker.
- * 2. Runs it in Miniflare directly (no `wrangler dev` proxy), KV and D1 in memory, in front of a
- *    tiny local origin (its own process), with a random SECRET_KEY and a fresh assertion key.
+ * 2. Runs it in Miniflare directly (no `wrangler dev` proxy), KV and D1 local (in Miniflare's
+ *    temporary directory, deleted afterwards), in front of a tiny local origin (its own process),
+ *    with a random SECRET_KEY and a fresh assertion key.
  * 3. Seeds users through the project's UserRepository and hashers, and logs sessions in through
  *    `POST /auth/login`.
  * 4. Drives each scenario with autocannon (a warm-up, then the measured run) and reads the
@@ -24,10 +25,11 @@
  */
 import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomString } from '../src/crypto'
+import { type Cleanup, guarded, machineInfo, packageVersion, positive } from './bench/harness'
 import { Inspector } from './bench/inspector'
 import { type MemoryResult, mib, runMemoryCheck } from './bench/memory'
 import { type Origin, startOrigin } from './bench/origin'
@@ -82,14 +84,6 @@ the seconds are split over, default 2), BENCH_WARMUP_SECONDS (default 1),
 BENCH_MEMORY_SESSIONS (default 2000), BENCH_MEMORY_REQUESTS (default 100000).
 `
 
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`)
-  return value
-}
-
 function parseOptions(args: readonly string[]): Options | null {
   let memory = false
   let profile: string[] = []
@@ -116,44 +110,6 @@ function parseOptions(args: readonly string[]): Options | null {
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`)
-}
-
-/** Longest wait for one cleanup step (a Miniflare dispose under load), before the next one. */
-const CLEANUP_STEP_MS = 10_000
-
-/**
- * Things to undo, last first, whatever happened. `run` is shared: a signal and the normal end
- * may both ask for it, and the process must not exit before the one sequence has finished. A
- * timer keeps Node's event loop alive meanwhile (a dispose can wait on nothing Node counts),
- * and a step that hangs is given up after CLEANUP_STEP_MS.
- */
-class Cleanup {
-  readonly #steps: (() => Promise<unknown>)[] = []
-  #running: Promise<void> | undefined
-
-  add(step: () => Promise<unknown>): void {
-    this.#steps.push(step)
-  }
-
-  run(): Promise<void> {
-    this.#running ??= (async () => {
-      const keepAlive = setInterval(() => {}, 1000)
-      try {
-        while (this.#steps.length > 0) {
-          const step = this.#steps.pop() as () => Promise<unknown>
-          let timer: NodeJS.Timeout | undefined
-          const timeout = new Promise((resolve) => {
-            timer = setTimeout(() => resolve(log('cleanup: a step timed out')), CLEANUP_STEP_MS)
-          })
-          await Promise.race([step().catch((error) => log(`cleanup: ${error}`)), timeout])
-          clearTimeout(timer)
-        }
-      } finally {
-        clearInterval(keepAlive)
-      }
-    })()
-    return this.#running
-  }
 }
 
 /** A random SECRET_KEY and a fresh assertion key: nothing of the developer's is used. */
@@ -273,11 +229,6 @@ async function runMemory(
   return result
 }
 
-async function versionOf(name: string): Promise<string> {
-  const text = await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')
-  return (JSON.parse(text) as { version: string }).version
-}
-
 /** The memory section of an earlier run, kept when this run does not redo the check. */
 async function previousMemory(): Promise<unknown> {
   try {
@@ -301,19 +252,8 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  const cleanup = new Cleanup()
-  const watchdog = setTimeout(() => {
-    log(`time limit (${timeLimitMs(options) / 1000} s) exceeded; stopping`)
-    void cleanup.run().finally(() => process.exit(2))
-  }, timeLimitMs(options))
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log(`${signal}: stopping`)
-      void cleanup.run().finally(() => process.exit(130))
-    })
-  }
-  const loadStart = loadavg()
-  try {
+  return guarded(timeLimitMs(options), log, async (cleanup) => {
+    const loadStart = loadavg()
     const dir = await mkdtemp(join(tmpdir(), 'sessiongate-bench-'))
     cleanup.add(() => rm(dir, { recursive: true, force: true }))
     // Miniflare ends the process itself on SIGINT and SIGTERM (after stopping workerd), before
@@ -337,24 +277,15 @@ async function main(): Promise<number> {
       : null
     const targets: Target[] = judge(run.results, run.isolate, memory)
     const table = resultsTable(run.results)
-    const loadEnd = loadavg()
 
-    const cpu = cpus()
     const report = {
       generatedBy: 'npm run bench',
       date: new Date().toISOString(),
-      machine: {
-        node: process.version,
-        platform: `${process.platform} ${process.arch}`,
-        cpus: cpu.length,
-        cpuModel: cpu[0]?.model ?? 'unknown',
-        memoryGiB: Math.round(totalmem() / 1024 ** 3),
-        loadAverage: { start: loadStart, end: loadEnd },
-      },
+      machine: machineInfo(loadStart),
       runtime: {
-        miniflare: await versionOf('miniflare'),
-        wrangler: await versionOf('wrangler'),
-        autocannon: await versionOf('autocannon'),
+        miniflare: await packageVersion(ROOT, 'miniflare'),
+        wrangler: await packageVersion(ROOT, 'wrangler'),
+        autocannon: await packageVersion(ROOT, 'autocannon'),
         ...settings,
       },
       settings: {
@@ -378,7 +309,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       `\nsessiongate bench: ${report.machine.cpus} x ${report.machine.cpuModel}, Node ${process.version}, ` +
         `Miniflare ${report.runtime.miniflare}, ${options.seconds} s per scenario in ${options.passes} passes, ` +
-        `load average ${loadStart[0]?.toFixed(2)} -> ${loadEnd[0]?.toFixed(2)}\n\n`,
+        `load average ${loadStart[0]?.toFixed(2)} -> ${report.machine.loadAverage.end[0]?.toFixed(2)}\n\n`,
     )
     process.stdout.write(table)
     process.stdout.write(
@@ -398,10 +329,7 @@ async function main(): Promise<number> {
     }
     process.stdout.write(`\nTargets:\n${targetLines(targets)}\nWrote ${RESULTS}\n`)
     return failed(targets) ? 1 : 0
-  } finally {
-    clearTimeout(watchdog)
-    await cleanup.run()
-  }
+  })
 }
 
 main().then(

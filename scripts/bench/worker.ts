@@ -104,7 +104,7 @@ export interface WorkerOptions {
   inspector?: boolean
 }
 
-/** The Worker running in Miniflare, with local in-memory KV and D1. */
+/** The Worker running in Miniflare, with local KV and D1. */
 export interface RunningWorker {
   mf: Miniflare
   /** `http://127.0.0.1:PORT`: workerd's own socket, no proxy in between. */
@@ -122,7 +122,10 @@ export interface RunningWorker {
 /** The Worker's name in workerd. */
 const WORKER_NAME = 'sessiongate'
 
-/** Starts the built Worker in Miniflare, KV and D1 in memory (nothing persists). */
+/**
+ * Starts the built Worker in Miniflare. KV and D1 are local, in Miniflare's temporary directory
+ * (SQLite, and a file per KV value), which `dispose` deletes: nothing persists.
+ */
 export async function startWorker(
   built: BuiltWorker,
   options: WorkerOptions,
