@@ -49,9 +49,9 @@ export class NotAuthenticated extends ApiError {
 }
 
 /**
- * The 401 of every anonymous request to something that needs a user, built once: constructing an
- * error was the largest part of an anonymous request's own CPU time (docs/performance.md). Frozen:
- * it is shared by every request.
+ * The 401 of every anonymous request to something that needs a user, built once: constructing one
+ * per request was 16% of the anonymous path's CPU in the Worker (docs/performance.md). Frozen: it
+ * is shared by every request.
  */
 export const NOT_AUTHENTICATED: NotAuthenticated = Object.freeze(new NotAuthenticated())
 

@@ -9,7 +9,7 @@ import {
 } from './headers'
 
 describe('hopByHopOf', () => {
-  it('removes RFC 9110 hop-by-hop fields, Proxy-* and what Connection names', () => {
+  it('tells RFC 9110 hop-by-hop fields, Proxy-* and what Connection names', () => {
     const headers = new Headers({
       Connection: 'keep-alive, X-Hop',
       'X-Hop': '1',

@@ -38,9 +38,9 @@ export function hopByHopOf(headers: Headers): (name: string) => boolean {
 }
 
 /**
- * Request fields the gateway sets itself or keeps from the origin, whatever the client sent:
- * identity, forwarding, Cloudflare's own metadata (it describes the hop to the gateway, not to
- * the origin), Host (fetch derives it from ORIGIN_URL) and Cookie (filtered separately).
+ * Request fields never copied from the client as sent: identity and forwarding (the gateway sets
+ * its own), Cloudflare's metadata (it describes the hop to the gateway, not to the origin), Host
+ * (fetch derives it from ORIGIN_URL) and Cookie (copied without the session cookie).
  */
 function replacedUpstream(name: string): boolean {
   return (
