@@ -124,17 +124,21 @@ const KV_WRITE_SPACING_MS = 1_000
  * row must still point at this record, and its user be active, with the same password and the
  * snapshot's fields; otherwise the record is deleted. Revocation deletes rows before records,
  * so whichever write lands last, the session stays ended. Runs in the background.
+ *
+ * @param spacingMs the wait before that delete, default 1,000: KV takes one write per second
+ *   per key, and this request has just written the record.
  */
 export async function confirmSaved(
   auth: AuthContext,
   kvKey: string,
   record: SessionRecord,
+  spacingMs = KV_WRITE_SPACING_MS,
 ): Promise<void> {
   const userId = record.data[SESSION_KEY]
   if (userId === undefined) return
   const user = await auth.index.userOf(record.id, kvKey)
   if (user && (await stillHolds(auth, user, userId, record))) return
-  await scheduler.wait(KV_WRITE_SPACING_MS)
+  await scheduler.wait(spacingMs)
   await auth.store.delete(kvKey)
 }
 
