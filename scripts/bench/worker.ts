@@ -3,11 +3,11 @@
  * bench-only entry (entry.ts), and run by Miniflare directly. `wrangler dev` would put its own
  * proxy in front, which costs about 3x in latency and would be measured instead of the Worker.
  */
-import { spawn } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { Miniflare } from 'miniflare'
+import { runCommand } from '../lib/process'
 import type { StorageCounts } from './counting'
 
 /** What `wrangler deploy --dry-run --outdir` produced. */
@@ -66,23 +66,10 @@ export async function buildWorker(
   const require = createRequire(import.meta.url)
   const wrangler = join(dirname(require.resolve('wrangler/package.json')), 'bin', 'wrangler.js')
   const args = [wrangler, 'deploy', '--dry-run', '--outdir', outdir, '--config', config]
-  const output = await new Promise<{ code: number | null; text: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: dir,
-      env: { ...process.env, ...WRANGLER_ENV },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let text = ''
-    child.stdout.on('data', (chunk) => {
-      text += chunk
-    })
-    child.stderr.on('data', (chunk) => {
-      text += chunk
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, text }))
-  })
-  if (output.code !== 0) throw new Error(`wrangler build failed:\n${output.text}`)
+  const output = await runCommand(process.execPath, args, { cwd: dir, env: WRANGLER_ENV })
+  if (output.code !== 0) {
+    throw new Error(`wrangler build failed:\n${output.stdout}${output.stderr}`)
+  }
   const files = await readdir(outdir)
   const main = files.find((file) => file.endsWith('.js') && !file.endsWith('.map'))
   if (!main) throw new Error(`wrangler wrote no bundle in ${outdir}`)

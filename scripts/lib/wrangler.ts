@@ -8,11 +8,11 @@
  * is the Worker's SQL. The same commands also work with `--local --persist-to`, which is how the
  * tests run these adapters without an account.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { runCommand } from './process'
 
 /** Where wrangler commands act: the deployed resources, or a local persistence directory. */
 export type WranglerLocation = { remote: true } | { remote: false; persistTo: string }
@@ -90,23 +90,11 @@ export function wranglerRunner(cwd: string, maxConcurrent = MAX_CONCURRENT): Wra
   return async (args) => {
     await slot()
     try {
-      return await new Promise<WranglerOutput>((resolve, reject) => {
-        const child = spawn(process.execPath, [bin, ...args], {
-          cwd,
-          env: { ...process.env, ...WRANGLER_ENV },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          stdout += chunk
-        })
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-          stderr += chunk
-        })
-        child.on('error', reject)
-        child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }))
+      const { code, stdout, stderr } = await runCommand(process.execPath, [bin, ...args], {
+        cwd,
+        env: WRANGLER_ENV,
       })
+      return { code: code ?? 1, stdout, stderr }
     } finally {
       release()
     }

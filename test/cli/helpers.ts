@@ -3,13 +3,13 @@
  * temporary local state, and reach that same state from the test through wrangler's
  * `getPlatformProxy`, as a running `wrangler dev` would.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
 import { getPlatformProxy, unstable_splitSqlQuery } from 'wrangler'
 import { loadHashers } from '../../scripts/lib/hashers'
+import { runCommand } from '../../scripts/lib/process'
 import { SessionIndex } from '../../src/auth/session-index'
 import { type NewUser, UserRepository, type UserRow } from '../../src/auth/users'
 import { SessionStore, type UserSnapshot } from '../../src/session'
@@ -57,23 +57,11 @@ export function runShell(command: string, options: RunOptions = {}): Promise<Cli
 }
 
 function runProcess(command: string, args: string[], options: RunOptions): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(command, args, {
-      cwd: ROOT,
-      env: { ...process.env, ...QUIET_WRANGLER, INIT_CWD: ROOT, SECRET_KEY: '', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk
-    })
-    child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
-    child.stdin.end(options.input ?? '')
+  return runCommand(command, args, {
+    cwd: ROOT,
+    env: { ...QUIET_WRANGLER, INIT_CWD: ROOT, SECRET_KEY: '', ...options.env },
+    // Always piped and closed, even empty: the CLI never sees a terminal.
+    input: options.input ?? '',
   })
 }
 

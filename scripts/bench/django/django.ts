@@ -6,8 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../../lib/ports.mjs'
+import { runCommand } from '../../lib/process'
 import { benchUsername } from '../seed'
-import { freePort, runCommand, Server, waitForStatus } from './processes'
+import { Server, waitForStatus } from './processes'
 
 /** The Django project: manage.py, benchsite/, probe.py. */
 export const DJANGO_DIR = fileURLToPath(new URL('.', import.meta.url))

@@ -1,78 +1,10 @@
 /**
- * Child processes of `npm run bench:django`: servers that always stop (each in its own process
- * group, ended by its id, so gunicorn's workers and wrangler's workerd go with it), bounded
- * commands, free loopback ports and bounded waits for an HTTP status.
+ * The servers of `npm run bench:django`: servers that always stop (each in its own process
+ * group, ended by its id, so gunicorn's workers and wrangler's workerd go with it), and bounded
+ * waits for an HTTP status. Commands run to their end go through scripts/lib/process.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-
-/** A loopback port nothing listens on right now (the kernel picks it; it is released at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** What a bounded command printed, and how it ended. */
-export interface CommandResult {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-export interface CommandOptions {
-  cwd?: string
-  /** Added to this process's environment. */
-  env?: Record<string, string>
-  /** Written to the command's stdin, which is then closed; without it stdin is /dev/null. */
-  input?: string
-  /** The command is killed after this long. Default 120,000. */
-  timeoutMs?: number
-}
-
-/** Runs a command to its end (no shell: each argument reaches it as it is). */
-export function runCommand(
-  command: string,
-  args: readonly string[],
-  options: CommandOptions = {},
-): Promise<CommandResult> {
-  const timeoutMs = options.timeoutMs ?? 120_000
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout?.on('data', (chunk) => {
-      stdout += chunk
-    })
-    child.stderr?.on('data', (chunk) => {
-      stderr += chunk
-    })
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${command} ${args.join(' ')}: no end after ${timeoutMs / 1000} s`))
-    }, timeoutMs)
-    child.on('error', (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    if (options.input !== undefined) child.stdin?.end(options.input)
-  })
-}
 
 /** The groups of every server still running, so that even an abrupt exit ends them. */
 const running = new Set<number>()

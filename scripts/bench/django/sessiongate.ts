@@ -13,10 +13,12 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { randomString } from '../../../src/crypto'
 import { generatePrivateJwk } from '../../lib/jwk.mjs'
+import { freePort } from '../../lib/ports.mjs'
+import { runCommand } from '../../lib/process'
 import { applySchema, BENCH_PASSWORD, benchIp, logIn, seedUsers } from '../seed'
 import { buildWorker, runtimeSettings, startWorker } from '../worker'
 import { BENCH_USER } from './django'
-import { freePort, runCommand, Server, waitForStatus } from './processes'
+import { Server, waitForStatus } from './processes'
 
 /** A running sessiongate with one logged-in session. */
 export interface SessiongateTarget {
@@ -91,7 +93,7 @@ export async function startWranglerDev(
   const created = await runCommand(
     tsx,
     ['scripts/user.ts', 'create', username, '--email', email, '--persist-to', persistTo],
-    { cwd: root, env: WRANGLER_ENV, input: `${BENCH_PASSWORD}\n` },
+    { cwd: root, env: WRANGLER_ENV, input: `${BENCH_PASSWORD}\n`, timeoutMs: 120_000 },
   )
   if (created.code !== 0) {
     throw new Error(`npm run user -- create failed (${created.code}):\n${created.stderr}`)

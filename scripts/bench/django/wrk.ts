@@ -2,7 +2,7 @@
  * wrk (Debian's 4.1), run as a command and read from its text output: requests/s, the latency
  * percentiles of `--latency`, and every kind of failure it counts.
  */
-import { runCommand } from './processes'
+import { runCommand } from '../../lib/process'
 
 /** The same for every target. */
 export interface WrkSettings {
