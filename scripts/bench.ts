@@ -140,6 +140,24 @@ async function startSeeded(
   return { worker, usernames }
 }
 
+/** A seeded Worker with a session logged in for each user, and the scenarios over them. */
+async function startWithScenarios(
+  built: BuiltWorker,
+  settings: RuntimeSettings,
+  bindings: Record<string, string>,
+  origin: Origin,
+  cleanup: Cleanup,
+  inspector = false,
+) {
+  const { worker, usernames } = await startSeeded(built, settings, bindings, cleanup, inspector)
+  log(`logging in ${usernames.length} sessions through POST /auth/login ...`)
+  const started = Date.now()
+  const sessions = await logInAll(worker.url, usernames, 2)
+  log(`${sessions.length} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const context = { worker, originUrl: origin.url, sessions, usernames }
+  return { worker, context, list: await scenarios(context) }
+}
+
 async function runScenarios(
   built: BuiltWorker,
   settings: RuntimeSettings,
@@ -148,13 +166,13 @@ async function runScenarios(
   options: Options,
   cleanup: Cleanup,
 ) {
-  const { worker, usernames } = await startSeeded(built, settings, bindings, cleanup)
-  log(`logging in ${usernames.length} sessions through POST /auth/login ...`)
-  const started = Date.now()
-  const sessions = await logInAll(worker.url, usernames, 2)
-  log(`${sessions.length} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-  const context = { worker, originUrl: origin.url, sessions, usernames }
-  const list = await scenarios(context)
+  const { worker, context, list } = await startWithScenarios(
+    built,
+    settings,
+    bindings,
+    origin,
+    cleanup,
+  )
   const passes = list.map((): ScenarioResult[] => [])
   // Every scenario once per pass, the passes one after the other: a burst of someone else's
   // load then spoils one pass of a scenario, not all of it.
@@ -175,7 +193,7 @@ async function runScenarios(
   const results = passes.map(mergePasses)
   const { lifetime } = await worker.counters()
   await worker.dispose()
-  return { results: withRatios(results), isolate: lifetime, sessions: sessions.length }
+  return { results: withRatios(results), isolate: lifetime, sessions: context.sessions.length }
 }
 
 /** `--profile`: a Worker with the inspector open, then a CPU profile per requested scenario. */
@@ -187,10 +205,11 @@ async function runProfiles(
   options: Options,
   cleanup: Cleanup,
 ): Promise<void> {
-  const { worker, usernames } = await startSeeded(built, settings, bindings, cleanup, true)
-  const sessions = await logInAll(worker.url, usernames, 2)
-  const context = { worker, originUrl: origin.url, sessions, usernames }
-  const all = await scenarios(context)
+  const {
+    worker,
+    context,
+    list: all,
+  } = await startWithScenarios(built, settings, bindings, origin, cleanup, true)
   const inspector = await Inspector.connect(await worker.mf.getInspectorURL(), worker.name)
   try {
     for (const id of options.profile) {
