@@ -164,14 +164,16 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       const oldPassword = requiredString(body, 'old_password')
       const newPassword = requiredString(body, 'new_password')
       const auth = c.var.auth
-      const throttle = throttleFor(c, config)
-      const ip = clientIp(c.req.raw.headers)
-      await throttle.check(ip, user.username)
+      const attempt = await throttleFor(c, config).attempt(
+        clientIp(c.req.raw.headers),
+        user.username,
+      )
+      await attempt.check()
       const row = await currentRow(c, user)
       const check = await checkPassword(auth.hashers, oldPassword, row.password)
       if (!check.valid) {
         // Guessing the old password through this form is throttled like a login.
-        await throttle.recordFailure(ip, user.username)
+        await attempt.recordFailure()
         fieldError(
           'old_password',
           'Your old password was entered incorrectly. Please enter it again.',
@@ -179,7 +181,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       }
       // The right old password clears the pair's failures, like a login (or is a 429 if a burst
       // of concurrent guesses reached the limit meanwhile).
-      await throttle.recordSuccess(ip, user.username)
+      await attempt.recordSuccess()
       const problems = validatePassword(newPassword, row)
       if (problems.length > 0) {
         throw new ValidationError(problems.join(' '), { new_password: problems })

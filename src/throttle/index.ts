@@ -76,23 +76,6 @@ export class LoginThrottle {
     const [pair, address] = await bucketsFor(ip, username)
     return new LoginAttempt(this.db, this.#limits, this.#now, pair, address)
   }
-
-  /** `LoginAttempt.checkStatement` and `refuseIfLocked`, in a round trip of their own. */
-  async check(ip: string, username: string): Promise<void> {
-    const attempt = await this.attempt(ip, username)
-    attempt.refuseIfLocked(await attempt.checkStatement().all())
-  }
-
-  /** `LoginAttempt.recordFailure`. */
-  async recordFailure(ip: string, username: string): Promise<void> {
-    await (await this.attempt(ip, username)).recordFailure()
-  }
-
-  /** `LoginAttempt.successCheck`, in a round trip of its own. */
-  async recordSuccess(ip: string, username: string): Promise<void> {
-    const success = (await this.attempt(ip, username)).successCheck()
-    success.check(await this.db.batch(success.statements))
-  }
 }
 
 /** The throttle's view of one login attempt. */
@@ -122,6 +105,11 @@ export class LoginAttempt {
    */
   refuseIfLocked(result: D1Result | undefined): void {
     this.#refuseOverLimit((result?.results ?? []) as Bucket[], this.now(), 0)
+  }
+
+  /** `checkStatement` and `refuseIfLocked`, in a round trip of their own. */
+  async check(): Promise<void> {
+    this.refuseIfLocked(await this.checkStatement().all())
   }
 
   /**
@@ -170,6 +158,12 @@ export class LoginAttempt {
       ],
       check: ([found]) => this.#refuseOverLimit((found?.results ?? []) as Bucket[], now, 0),
     }
+  }
+
+  /** `successCheck`, in a round trip of its own. */
+  async recordSuccess(): Promise<void> {
+    const success = this.successCheck()
+    success.check(await this.db.batch(success.statements))
   }
 
   /**
