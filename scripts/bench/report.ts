@@ -47,6 +47,7 @@ export function judge(
   isolate: IsolateCounts,
   memory: MemoryResult | null,
 ): Target[] {
+  const healthz = find(results, 'healthz')
   const me = find(results, 'me')
   const kvGet = find(results, 'kv-get')
   const anonymous = find(results, 'anonymous')
@@ -67,9 +68,15 @@ export function judge(
       id: 'me-ratio',
       kind: 'timing',
       description: 'authenticated /auth/me >= 0.40x the /healthz ceiling, in requests/s',
-      // Beside it, the local floor: Miniflare's KV get alone, without the app.
+      // Beside it, the local floor: Miniflare's KV get alone, without the app; and the same three
+      // in workerd's CPU per request, which the load generator on the same cores does not blur.
       measured: me
-        ? `${fixed(me.ratio, 2)}x${kvGet ? ` (one KV get alone, no app: ${fixed(kvGet.ratio, 2)}x)` : ''}`
+        ? `${fixed(me.ratio, 2)}x${kvGet ? ` (one KV get alone, no app: ${fixed(kvGet.ratio, 2)}x)` : ''}` +
+          cpuComparison([
+            ['/healthz', healthz],
+            ['KV get alone', kvGet],
+            ['/auth/me', me],
+          ])
         : 'not measured',
       met: (me?.ratio ?? 0) >= 0.4,
     },
@@ -146,6 +153,14 @@ export function judge(
   return targets
 }
 
+/** `; workerd CPU per request: /healthz 210 µs, ...`, or '' when any of them is unmeasured. */
+function cpuComparison(entries: readonly [string, ScenarioResult | undefined][]): string {
+  const parts = entries.map(([label, result]) =>
+    result?.cpuUsPerRequest == null ? null : `${label} ${result.cpuUsPerRequest} µs`,
+  )
+  return parts.includes(null) ? '' : `; workerd CPU per request: ${parts.join(', ')}`
+}
+
 /** Whether the run must exit 1: a storage, invariant or memory target was missed. */
 export function failed(targets: readonly Target[]): boolean {
   return targets.some(
@@ -175,6 +190,7 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
     'KV reads',
     'KV writes',
     'D1 queries',
+    'CPU µs/req',
   ]
   const rows = results.map((result) => [
     result.title,
@@ -186,6 +202,7 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
     count(result.perRequest?.kvReads),
     count(result.perRequest?.kvWrites),
     count(result.perRequest?.d1Queries),
+    result.cpuUsPerRequest === null ? '-' : String(result.cpuUsPerRequest),
   ])
   return renderTable(header, rows)
 }

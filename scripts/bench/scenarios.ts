@@ -6,6 +6,7 @@
  */
 import { kvKeyFor } from '../../src/session/key'
 import type { StorageCounts } from './counting'
+import { workerdCpuMs } from './cpu'
 import { type LoadResult, type RequestShape, runLoad } from './load'
 import { BENCH_PASSWORD, type BenchSession, benchIp } from './seed'
 import type { RunningWorker } from './worker'
@@ -47,8 +48,13 @@ export interface ScenarioResult {
   ratio: number
   p50Ms: number
   p99Ms: number
+  /**
+   * workerd's CPU time per request, in microseconds, over every measured pass: what the runtime
+   * and the Worker cost, whatever the load generator beside them costs (null: not measured).
+   */
+  cpuUsPerRequest: number | null
   /** Each pass's own timings; the fields above are the best pass's (see `mergePasses`). */
-  passes: { seconds: number; requests: number; rps: number; p50Ms: number; p99Ms: number }[]
+  passes: PassTiming[]
   statuses: Record<string, number>
   /** Responses with a status the scenario does not expect. */
   unexpected: number
@@ -70,6 +76,16 @@ export interface ScenarioResult {
     kvWaitMs: number
     d1WaitMs: number
   } | null
+}
+
+export interface PassTiming {
+  seconds: number
+  requests: number
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  /** workerd's CPU milliseconds during the pass (null for the origin, or without /proc). */
+  cpuMs: number | null
 }
 
 /** What every scenario draws its requests from. */
@@ -303,23 +319,32 @@ export async function measure(
   await settle()
   const counted = scenario.storage !== 'none'
   if (counted) await context.worker.resetCounters()
+  const cpuBefore = scenario.target === 'worker' ? await workerdCpuMs() : null
   const load: LoadResult = await runLoad({ ...spec, seconds: options.seconds })
   await settle()
+  // After the settle, so the requests' `waitUntil` work is in it.
+  const cpuAfter = cpuBefore === null ? null : await workerdCpuMs()
   const storage = counted ? (await context.worker.counters()).counts : null
   const seen = Object.values(load.statuses).reduce((sum, count) => sum + count, 0)
-  const timing = {
+  const timing: PassTiming = {
     seconds: load.seconds,
     requests: load.requests,
     rps: round(load.rps, 1),
     p50Ms: round(load.p50, 3),
     p99Ms: round(load.p99, 3),
+    cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
   }
   return {
     id: scenario.id,
     title: scenario.title,
     target: scenario.target,
     connections: scenario.connections,
-    ...timing,
+    seconds: timing.seconds,
+    requests: timing.requests,
+    rps: timing.rps,
+    p50Ms: timing.p50Ms,
+    p99Ms: timing.p99Ms,
+    cpuUsPerRequest: cpuPerRequest([timing]),
     // Set once every scenario has run (see `withRatios`).
     ratio: 0,
     passes: [timing],
@@ -344,6 +369,18 @@ function perRequest(storage: StorageCounts | null): ScenarioResult['perRequest']
     kvWaitMs: round(per(storage.kvWaitMs), 3),
     d1WaitMs: round(per(storage.d1WaitMs), 3),
   }
+}
+
+/** workerd's CPU per request over `passes`, in µs; null unless every pass measured it. */
+function cpuPerRequest(passes: readonly PassTiming[]): number | null {
+  let cpuMs = 0
+  let requests = 0
+  for (const pass of passes) {
+    if (pass.cpuMs === null) return null
+    cpuMs += pass.cpuMs
+    requests += pass.requests
+  }
+  return requests > 0 ? Math.round((1000 * cpuMs) / requests) : null
 }
 
 function sumRecords(records: readonly Record<string, number>[]): Record<string, number> {
@@ -374,9 +411,11 @@ export function mergePasses(results: readonly ScenarioResult[]): ScenarioResult 
           ) as unknown as StorageCounts),
           sql: sumRecords(counted.map((s) => s.sql)),
         }
+  const passes = results.flatMap((result) => result.passes)
   return {
     ...best,
-    passes: results.flatMap((result) => result.passes),
+    cpuUsPerRequest: cpuPerRequest(passes),
+    passes,
     statuses: sumRecords(results.map((result) => result.statuses)),
     unexpected: results.reduce((sum, result) => sum + result.unexpected, 0),
     errors: results.reduce((sum, result) => sum + result.errors, 0),

@@ -10,7 +10,8 @@
  * counts even after it exits. The machine's share is /proc/stat's busy time. Both are in the
  * same clock ticks.
  */
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { isOurs, processTable } from '../cpu'
 
 /** CPU times at one moment, in clock ticks. */
 export interface CpuSnapshot {
@@ -32,40 +33,15 @@ async function machineTimes(): Promise<{ busy: number; total: number } | null> {
   return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total }
 }
 
-/** A process's parent and its CPU time with its reaped children's, from /proc/PID/stat. */
-async function processTimes(pid: string): Promise<{ ppid: number; ticks: number } | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    // The name, in parentheses, may hold spaces: the fields that matter follow its last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // From there: state ppid ... utime (index 11), stime, cutime, cstime.
-    const ticks = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0)
-    return { ppid: Number(fields[1]), ticks }
-  } catch {
-    // Gone since the directory was listed.
-    return null
-  }
-}
-
 /** CPU times now; null where /proc cannot be read (not Linux). */
 export async function cpuSnapshot(): Promise<CpuSnapshot | null> {
   try {
     const machine = await machineTimes()
-    if (!machine) return null
-    const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name))
-    const times = new Map<number, { ppid: number; ticks: number }>()
-    for (const pid of pids) {
-      const entry = await processTimes(pid)
-      if (entry) times.set(Number(pid), entry)
-    }
+    const table = await processTable()
+    if (!machine || !table) return null
     let ours = 0
-    for (const [pid, entry] of times) {
-      // A process is ours when this process is among its ancestors (or is it).
-      let current: number | undefined = pid
-      while (current !== undefined && current > 1 && current !== process.pid) {
-        current = times.get(current)?.ppid
-      }
-      if (current === process.pid) ours += entry.ticks
+    for (const [pid, entry] of table) {
+      if (isOurs(table, pid)) ours += entry.ticks + entry.reapedTicks
     }
     return { ...machine, ours }
   } catch {
