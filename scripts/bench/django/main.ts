@@ -8,9 +8,10 @@
  *    then serves `GET /api/me` with gunicorn's sync workers, 2 and 2 x cores + 1 (two servers).
  *    sessiongate: `GET /auth/me` from the real Worker run by Miniflare directly (as
  *    `npm run bench` runs it), and under `wrangler dev` with the project's wrangler.toml (as
- *    users run it); each with a session made by `POST /auth/login`.
+ *    users run it); each with a session made by `POST /auth/login`. Beside them, for scale, the
+ *    floor: one Miniflare KV get of that session's record, with no app around it.
  * 3. Checks every target: 200 with the session cookie and the bench user in the body; 401 or
- *    403 without it.
+ *    403 without it (the floor: 200 and the record found).
  * 4. Loads the targets one at a time, never two at once, in passes (the order flips each
  *    pass): a wrk warm-up, then the measured wrk run, with the same settings and the same
  *    `Cookie: sessionid=...` header for every target. The servers not being loaded sit idle.
@@ -143,11 +144,20 @@ interface Target {
   username: string
   /** What the server printed, for a failure report ('' when it prints nowhere). */
   output(): string
+  /** Miniflare's KV get alone beside it (see `SessiongateTarget.floorUrl`). */
+  floorUrl?: URL
 }
 
 /** What a target answers before any load: 200 with the session (and its user), 401/403 without. */
 async function checkTarget(target: Target): Promise<TargetResult['check']> {
   const { url } = target
+  if (target.side === 'floor') {
+    const response = await fetch(url)
+    const text = await response.text()
+    if (response.status !== 200) throw new Error(`${url}: ${response.status} ${text}`)
+    log(`${target.title}: ${response.status}, the session's record found`)
+    return { withSession: response.status, withoutSession: response.status }
+  }
   const authenticated = await fetch(url, { headers: { Cookie: `sessionid=${target.sessionKey}` } })
   const text = await authenticated.text()
   if (authenticated.status !== 200) {
@@ -204,6 +214,20 @@ async function startSessiongate(
   return { id, title, side: 'sessiongate', ...target }
 }
 
+/** The floor beside a Miniflare target: its KV get alone, with the same wrk command. */
+function floorOf(target: Target): Target[] {
+  if (!target.floorUrl) return []
+  return [
+    {
+      ...target,
+      id: `${target.id}-kv-get`,
+      title: `${target.title}: one KV get alone, no app (floor)`,
+      side: 'floor',
+      url: target.floorUrl,
+    },
+  ]
+}
+
 /**
  * Loads every target `passes` times, one at a time: a warm-up (shorter after the first pass,
  * which only needs the connections and caches warm again), then the measured run. The order
@@ -240,7 +264,8 @@ async function loadTargets(
 /** An upper bound on the whole run, so that a hang never outlives it. */
 function timeLimitMs(options: Options): number {
   const { warmupSeconds, seconds, timeoutSeconds } = options.load
-  const runs = options.passes * (options.workers.length + 2)
+  // Django's servers, the two sessiongate targets and the floor.
+  const runs = options.passes * (options.workers.length + 3)
   return (150 + runs * (warmupSeconds + seconds + 2 * timeoutSeconds + 10)) * 1000
 }
 
@@ -258,13 +283,15 @@ async function run(options: Options, teardown: Cleanup): Promise<number> {
   const targets = await startDjango(site, options, dir, teardown)
   const miniflareDir = join(dir, 'miniflare')
   await mkdir(miniflareDir)
+  const miniflare = await startSessiongate(
+    'sessiongate-miniflare',
+    'sessiongate, Miniflare',
+    () => startMiniflare(ROOT, miniflareDir),
+    teardown,
+  )
   targets.push(
-    await startSessiongate(
-      'sessiongate-miniflare',
-      'sessiongate, Miniflare',
-      () => startMiniflare(ROOT, miniflareDir),
-      teardown,
-    ),
+    miniflare,
+    ...floorOf(miniflare),
     await startSessiongate(
       'sessiongate-wrangler-dev',
       'sessiongate, wrangler dev',
@@ -326,8 +353,10 @@ async function run(options: Options, teardown: Cleanup): Promise<number> {
         'database sessions, Session + Csrf + Authentication middleware, DRF ' +
         'SessionAuthentication + IsAuthenticated, JSONRenderer; gunicorn sync workers, no access log',
       sessiongateMiniflare:
-        'src/index.ts built by `wrangler deploy --dry-run`, run by Miniflare directly ' +
-        '(scripts/bench/worker.ts), KV and D1 local and thrown away after the run',
+        'src/index.ts behind the bench entry (scripts/bench/entry.ts, storage counters), built ' +
+        'by `wrangler deploy --dry-run`, run by Miniflare directly (scripts/bench/worker.ts), ' +
+        'KV and D1 local and thrown away after the run',
+      floor: "the same Miniflare, GET /__bench/kv-get: one KV get of the session's record, no app",
       sessiongateWranglerDev:
         '`wrangler dev --local` with wrangler.toml, state in a temporary --persist-to directory, ' +
         "wrangler's default log level (a line per request)",
@@ -356,11 +385,17 @@ async function run(options: Options, teardown: Cleanup): Promise<number> {
       return `  ${met ? 'met   ' : 'missed'}  ${title}: ${measured}`
     })
     .join('\n')
+  const floor = final.find((result) => result.side === 'floor')
+  const floorLine =
+    floor?.ratioToDjango == null
+      ? ''
+      : `  floor   ${floor.title}: ${floor.ratioToDjango.toFixed(2)}x, the most any Worker ` +
+        'reading KV can reach in this runtime here\n'
   const against = best
     ? `Django's best run (gunicorn ${best.workers} workers, ${best.rps?.toFixed(0)} requests/s)`
     : "Django's best run (none was clean)"
   process.stdout.write(
-    `\nGoal: sessiongate >= ${GOAL_RATIO}x ${against}:\n${verdicts}\nWrote ${RESULTS}\n`,
+    `\nGoal: sessiongate >= ${GOAL_RATIO}x ${against}:\n${verdicts}\n${floorLine}Wrote ${RESULTS}\n`,
   )
   return final.some((result) => result.rps === null) ? 1 : 0
 }

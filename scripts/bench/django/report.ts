@@ -27,12 +27,16 @@ export interface PassResult {
 export interface TargetResult {
   id: string
   title: string
-  side: 'django' | 'sessiongate'
-  /** The path requested (`/api/me` or `/auth/me`). */
+  /** `floor`: Miniflare's KV get alone, no app; shown for scale, never judged. */
+  side: 'django' | 'sessiongate' | 'floor'
+  /** The path requested (`/api/me`, `/auth/me`, or the floor's `/__bench/kv-get`). */
   path: string
   /** gunicorn's sync workers (Django only). */
   workers?: number
-  /** Statuses seen before the load: with the session cookie (must be 200), and without. */
+  /**
+   * Statuses seen before the load: with the session cookie (must be 200), and without (401 or
+   * 403). The floor needs no session: both are its one answer, 200.
+   */
   check: { withSession: number; withoutSession: number }
   passes: PassResult[]
   /** Failed requests over every measured run; a target with any has no throughput. */

@@ -2,7 +2,9 @@
  * The sessiongate side of `npm run bench:django`, run two ways:
  *
  * - Miniflare: the real Worker (src/index.ts) built by wrangler and run by Miniflare directly,
- *   as `npm run bench` runs it (scripts/bench/worker.ts), KV and D1 local and thrown away.
+ *   behind the bench entry (scripts/bench/entry.ts), exactly as `npm run bench` runs it, KV and
+ *   D1 local and thrown away. The entry's storage counters cost the Worker a few µs per request;
+ *   its `/__bench/kv-get` gives the local floor: Miniflare's own KV get, with no app.
  * - wrangler dev: the project's wrangler.toml as users run it, local mode, its state in a
  *   temporary `--persist-to` directory, the user made with the project's CLI. wrangler's own
  *   proxy sits in front of workerd here, and is measured with it.
@@ -12,6 +14,7 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { randomString } from '../../../src/crypto'
+import { kvKeyFor } from '../../../src/session/key'
 import { generatePrivateJwk } from '../../lib/jwk.mjs'
 import { freePort } from '../../lib/ports.mjs'
 import { runCommand } from '../../lib/process'
@@ -24,6 +27,11 @@ import { Server, waitForStatus } from './processes'
 export interface SessiongateTarget {
   /** `GET /auth/me` on it. */
   url: URL
+  /**
+   * Miniflare only: one KV get of this session's record and nothing else (the bench entry's
+   * `/__bench/kv-get`), the floor that the local runtime sets under any Worker reading KV.
+   */
+  floorUrl?: URL
   /** The `sessionid` cookie's value. */
   sessionKey: string
   username: string
@@ -56,7 +64,7 @@ async function productionVars(): Promise<Record<string, string>> {
 /** Builds and starts the Worker in Miniflare, seeds the bench user and logs it in. */
 export async function startMiniflare(root: string, dir: string): Promise<SessiongateTarget> {
   const settings = await runtimeSettings(root)
-  const built = await buildWorker(join(root, 'src', 'index.ts'), dir, settings)
+  const built = await buildWorker(join(root, 'scripts', 'bench', 'entry.ts'), dir, settings)
   const worker = await startWorker(built, { settings, bindings: await productionVars() })
   try {
     const db = (await worker.mf.getD1Database('DB')) as unknown as D1Database
@@ -64,8 +72,11 @@ export async function startMiniflare(root: string, dir: string): Promise<Session
     // seedUsers names its first user as BENCH_USER is named: the same user on every side.
     const [username] = await seedUsers(db, 1)
     const session = await logIn(worker.url, username as string, benchIp(1))
+    const floorUrl = new URL('/__bench/kv-get', worker.url)
+    floorUrl.searchParams.set('key', await kvKeyFor(session.sessionKey))
     return {
       url: new URL('/auth/me', worker.url),
+      floorUrl,
       sessionKey: session.sessionKey,
       username: session.username,
       // Miniflare runs inside this process: it has no output of its own to show.
