@@ -29,7 +29,7 @@ export interface SessionRecord {
   expiresAt: number
   /** Snapshot of the logged-in user, so an authenticated request needs no D1 query. */
   user?: UserSnapshot
-  /** HMAC over the auth keys and the snapshot (see auth/snapshot.ts). */
+  /** HMAC over the auth keys and the snapshot (see `verifySnapshot` in auth/auth-hash.ts). */
   sig?: string
 }
 

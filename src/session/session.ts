@@ -191,7 +191,7 @@ export class Session {
     return this.#user
   }
 
-  /** The signature over the auth keys and the snapshot (see auth/snapshot.ts). */
+  /** The signature over the auth keys and the snapshot (see `verifySnapshot` in auth/auth-hash.ts). */
   get userSignature(): string | null {
     return this.#sig
   }
