@@ -336,8 +336,9 @@ async function main(): Promise<number> {
         'KV reads, KV writes (puts + deletes) and D1 statements: per request, counted in the\n' +
         'Worker over every measured pass, after a warm-up. "one KV get alone": the bench entry\n' +
         "reading KV and nothing else, i.e. Miniflare's local KV by itself, without the app.\n" +
-        "CPU µs/req: workerd's CPU time per request over every measured pass (Linux's /proc),\n" +
-        'the runtime and the Worker together, unblurred by the load generator on the same cores.\n',
+        "CPU µs/req: workerd's CPU time per request over every measured pass (Linux's /proc), the\n" +
+        'runtime and the Worker together; unlike requests/s, it does not drop when something else\n' +
+        "takes workerd's core for a while.\n",
     )
     if (memory) {
       const { revocation } = memory

@@ -1,7 +1,7 @@
 /**
  * CPU time per process, from Linux's own accounting (/proc), so measuring costs no sampling.
- * Both benchmarks use it: `npm run bench` for the CPU workerd spends per request, which a busy
- * load generator on the same cores does not distort as it distorts requests/s; and
+ * Both benchmarks use it: `npm run bench` for the CPU workerd spends per request, a cost that,
+ * unlike requests/s, does not drop when something else takes workerd's core for a while; and
  * `npm run bench:django` for how many cores each server managed to keep busy.
  */
 import { readdir, readFile } from 'node:fs/promises'

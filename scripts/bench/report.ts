@@ -69,7 +69,7 @@ export function judge(
       kind: 'timing',
       description: 'authenticated /auth/me >= 0.40x the /healthz ceiling, in requests/s',
       // Beside it, the local floor: Miniflare's KV get alone, without the app; and the same three
-      // in workerd's CPU per request, which the load generator on the same cores does not blur.
+      // in workerd's CPU per request, which does not depend on how busy the machine was.
       measured: me
         ? `${fixed(me.ratio, 2)}x${kvGet ? ` (one KV get alone, no app: ${fixed(kvGet.ratio, 2)}x)` : ''}` +
           cpuComparison([
