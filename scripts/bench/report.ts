@@ -68,8 +68,8 @@ export function judge(
       id: 'me-ratio',
       kind: 'timing',
       description: 'authenticated /auth/me >= 0.40x the /healthz ceiling, in requests/s',
-      // Beside it, the local floor: Miniflare's KV get alone, without the app; and the same three
-      // in workerd's CPU per request, which does not depend on how busy the machine was.
+      // Beside it, the local floor: Miniflare's KV get alone, without the app; then the same
+      // three as workerd's CPU per request.
       measured: me
         ? `${fixed(me.ratio, 2)}x${kvGet ? ` (one KV get alone, no app: ${fixed(kvGet.ratio, 2)}x)` : ''}` +
           cpuComparison([

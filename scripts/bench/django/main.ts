@@ -216,14 +216,15 @@ async function startSessiongate(
 
 /** The floor beside a Miniflare target: its KV get alone, with the same wrk command. */
 function floorOf(target: Target): Target[] {
-  if (!target.floorUrl) return []
+  const { floorUrl, ...rest } = target
+  if (!floorUrl) return []
   return [
     {
-      ...target,
+      ...rest,
       id: `${target.id}-kv-get`,
       title: `${target.title}: one KV get alone, no app (floor)`,
       side: 'floor',
-      url: target.floorUrl,
+      url: floorUrl,
     },
   ]
 }
