@@ -4,18 +4,17 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import dump from '../fixtures/django/users.json'
-import { type LocalState, openState, runCli, tempState } from './helpers'
+import { openState, runCli, tempState, useLocalState } from './helpers'
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/django/users.json')
 
-let state: Awaited<ReturnType<typeof tempState>>
-let local: LocalState
+const suite = useLocalState()
 
 /** Writes a dump file into this file's temporary directory; returns its path. */
 async function dumpFile(fileName: string, content: unknown): Promise<string> {
-  const path = join(state.dir, fileName)
+  const path = join(suite.dir, fileName)
   await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content))
   return path
 }
@@ -24,16 +23,6 @@ function record(pk: number, username: string, fields: Record<string, unknown> = 
   const template = dump[0] as (typeof dump)[number]
   return { ...template, pk, fields: { ...template.fields, username, ...fields } }
 }
-
-beforeAll(async () => {
-  state = await tempState()
-  local = await openState(state.dir)
-})
-
-afterAll(async () => {
-  await local?.dispose()
-  await state?.remove()
-})
 
 describe('import', () => {
   it('imports the Django fixture into a fresh state, pks and hashes kept; again: skipped', async () => {
@@ -82,7 +71,7 @@ describe('import', () => {
       record(503, 'mixflag', { is_active: 'yes' }),
       record(504, 'mixgood2', { email: 'm@example.com' }),
     ])
-    const result = await runCli(['import', path, '--persist-to', state.dir])
+    const result = await suite.user(['import', path])
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/^Invalid: record 2, pk 502, 'mix bad': username: Enter a valid/)
     expect(result.stderr).toContain(
@@ -90,19 +79,19 @@ describe('import', () => {
     )
     expect(result.stderr).toContain('2 users created, 2 not imported (see above).\n')
     expect(result.stderr).toMatch(/Error: Some records were not imported\.\n$/)
-    expect((await local.users.getById(504))?.username).toBe('mixgood2')
-    expect(await local.users.getByUsername('mixflag')).toBeNull()
+    expect((await suite.local.users.getById(504))?.username).toBe('mixgood2')
+    expect(await suite.local.users.getByUsername('mixflag')).toBeNull()
   })
 
   it('with --update, overwrites an existing user and ends their sessions', async () => {
-    const existing = await local.seedUser('upd1')
-    const kvKey = await local.addSession(existing.id)
+    const existing = await suite.local.seedUser('upd1')
+    const kvKey = await suite.local.addSession(existing.id)
     const path = await dumpFile('update.json', [record(600, 'upd1', { is_staff: true })])
-    const result = await runCli(['import', path, '--update', '--persist-to', state.dir])
+    const result = await suite.user(['import', path, '--update'])
     expect(result).toMatchObject({ code: 0 })
     expect(result.stderr).toContain('0 users created, 1 updated (1 session ended), 0 unchanged.')
-    expect(await local.kv.get(kvKey)).toBeNull()
-    expect(await local.users.getById(existing.id)).toMatchObject({
+    expect(await suite.local.kv.get(kvKey)).toBeNull()
+    expect(await suite.local.users.getById(existing.id)).toMatchObject({
       is_staff: 1,
       password: dump[0]?.fields.password,
     })
@@ -110,15 +99,10 @@ describe('import', () => {
 
   it('exits 1 for a file that is not JSON, or not there', async () => {
     const path = await dumpFile('broken.json', '[{"model": "auth.user",')
-    const broken = await runCli(['import', path, '--persist-to', state.dir])
+    const broken = await suite.user(['import', path])
     expect(broken.code).toBe(1)
     expect(broken.stderr).toMatch(/^Error: .*broken\.json is not valid JSON: /)
-    const missing = await runCli([
-      'import',
-      join(state.dir, 'nope.json'),
-      '--persist-to',
-      state.dir,
-    ])
+    const missing = await suite.user(['import', join(suite.dir, 'nope.json')])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/^Error: Cannot read .*nope\.json: ENOENT\n$/)
   })

@@ -5,7 +5,7 @@
  * `--remote`, the one difference that cannot be run without an account).
  */
 import { readFile } from 'node:fs/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   d1ExecuteArgs,
   KV_VALUE_NOT_FOUND,
@@ -23,7 +23,7 @@ import {
 import { SessionIndex } from '../../src/auth/session-index'
 import { UserRepository } from '../../src/auth/users'
 import { SessionStore } from '../../src/session'
-import { type LocalState, openState, ROOT, tempState } from './helpers'
+import { ROOT, useLocalState } from './helpers'
 
 const REMOTE: WranglerTarget = { configPath: '/app/wrangler.toml', location: { remote: true } }
 
@@ -235,28 +235,18 @@ describe('WranglerD1 and WranglerKV (fake runner)', () => {
 })
 
 describe('the repositories over real wrangler commands (local state)', () => {
-  let state: Awaited<ReturnType<typeof tempState>>
-  let local: LocalState
-
-  beforeAll(async () => {
-    state = await tempState()
-    local = await openState(state.dir)
-  })
-
-  afterAll(async () => {
-    await local?.dispose()
-    await state?.remove()
-  })
+  const suite = useLocalState()
 
   it('creates a user, reads it back, and ends its sessions in KV and D1', async () => {
     const run = wranglerRunner(ROOT)
     const target: WranglerTarget = {
       configPath: `${ROOT}/wrangler.toml`,
-      location: { remote: false, persistTo: state.dir },
+      location: { remote: false, persistTo: suite.dir },
     }
     const db = new WranglerD1(run, target).asD1()
     const kv = new WranglerKV(run, target).asKV()
     const users = new UserRepository(db)
+    const { local } = suite
 
     // INSERT ... RETURNING, with text that would break naive quoting.
     const created = await users.create({
