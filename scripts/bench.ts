@@ -123,13 +123,20 @@ async function benchBindings(origin: Origin): Promise<Record<string, string>> {
   }
 }
 
+/** What every Worker of a run is started from, and where it is stopped. */
+interface Setup {
+  built: BuiltWorker
+  settings: RuntimeSettings
+  bindings: Record<string, string>
+  origin: Origin
+  cleanup: Cleanup
+}
+
 async function startSeeded(
-  built: BuiltWorker,
-  settings: RuntimeSettings,
-  bindings: Record<string, string>,
-  cleanup: Cleanup,
+  setup: Setup,
   inspector = false,
 ): Promise<{ worker: RunningWorker; usernames: string[] }> {
+  const { built, settings, bindings, cleanup } = setup
   const worker = await startWorker(built, { settings, bindings, inspector })
   cleanup.add(() => worker.dispose())
   const db = (await worker.mf.getD1Database('DB')) as unknown as D1Database
@@ -141,38 +148,18 @@ async function startSeeded(
 }
 
 /** A seeded Worker with a session logged in for each user, and the scenarios over them. */
-async function startWithScenarios(
-  built: BuiltWorker,
-  settings: RuntimeSettings,
-  bindings: Record<string, string>,
-  origin: Origin,
-  cleanup: Cleanup,
-  inspector = false,
-) {
-  const { worker, usernames } = await startSeeded(built, settings, bindings, cleanup, inspector)
+async function startWithScenarios(setup: Setup, inspector = false) {
+  const { worker, usernames } = await startSeeded(setup, inspector)
   log(`logging in ${usernames.length} sessions through POST /auth/login ...`)
   const started = Date.now()
   const sessions = await logInAll(worker.url, usernames, 2)
   log(`${sessions.length} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-  const context = { worker, originUrl: origin.url, sessions, usernames }
+  const context = { worker, originUrl: setup.origin.url, sessions, usernames }
   return { worker, context, list: await scenarios(context) }
 }
 
-async function runScenarios(
-  built: BuiltWorker,
-  settings: RuntimeSettings,
-  bindings: Record<string, string>,
-  origin: Origin,
-  options: Options,
-  cleanup: Cleanup,
-) {
-  const { worker, context, list } = await startWithScenarios(
-    built,
-    settings,
-    bindings,
-    origin,
-    cleanup,
-  )
+async function runScenarios(setup: Setup, options: Options) {
+  const { worker, context, list } = await startWithScenarios(setup)
   const passes = list.map((): ScenarioResult[] => [])
   // Every scenario once per pass, the passes one after the other: a burst of someone else's
   // load then spoils one pass of a scenario, not all of it.
@@ -197,19 +184,8 @@ async function runScenarios(
 }
 
 /** `--profile`: a Worker with the inspector open, then a CPU profile per requested scenario. */
-async function runProfiles(
-  built: BuiltWorker,
-  settings: RuntimeSettings,
-  bindings: Record<string, string>,
-  origin: Origin,
-  options: Options,
-  cleanup: Cleanup,
-): Promise<void> {
-  const {
-    worker,
-    context,
-    list: all,
-  } = await startWithScenarios(built, settings, bindings, origin, cleanup, true)
+async function runProfiles(setup: Setup, options: Options): Promise<void> {
+  const { worker, context, list: all } = await startWithScenarios(setup, true)
   const inspector = await Inspector.connect(await worker.mf.getInspectorURL(), worker.name)
   try {
     for (const id of options.profile) {
@@ -219,7 +195,7 @@ async function runProfiles(
         throw new Error(`no Worker scenario "${id}" to profile (one of: ${ids.join(', ')})`)
       }
       log(`profiling ${scenario.title} ...`)
-      const bundle = built.modules[0]?.path as string
+      const bundle = setup.built.modules[0]?.path as string
       const summary = await profileScenario(inspector, bundle, scenario, context, options.seconds)
       process.stdout.write(`\n${profileText(summary)}`)
     }
@@ -228,14 +204,8 @@ async function runProfiles(
   }
 }
 
-async function runMemory(
-  built: BuiltWorker,
-  settings: RuntimeSettings,
-  bindings: Record<string, string>,
-  options: Options,
-  cleanup: Cleanup,
-): Promise<MemoryResult> {
-  const { worker, usernames } = await startSeeded(built, settings, bindings, cleanup, true)
+async function runMemory(setup: Setup, options: Options): Promise<MemoryResult> {
+  const { worker, usernames } = await startSeeded(setup, true)
   const result = await runMemoryCheck(worker, usernames, {
     sessions: options.memorySessions,
     requests: options.memoryRequests,
@@ -284,16 +254,14 @@ async function main(): Promise<number> {
     const built = await buildWorker(ENTRY, dir, settings)
     const origin = await startOrigin()
     cleanup.add(() => origin.close())
-    const bindings = await benchBindings(origin)
+    const setup: Setup = { built, settings, bindings: await benchBindings(origin), origin, cleanup }
     if (options.profile.length > 0) {
-      await runProfiles(built, settings, bindings, origin, options, cleanup)
+      await runProfiles(setup, options)
       return 0
     }
 
-    const run = await runScenarios(built, settings, bindings, origin, options, cleanup)
-    const memory = options.memory
-      ? await runMemory(built, settings, bindings, options, cleanup)
-      : null
+    const run = await runScenarios(setup, options)
+    const memory = options.memory ? await runMemory(setup, options) : null
     const targets: Target[] = judge(run.results, run.isolate, memory)
     const table = resultsTable(run.results)
 
