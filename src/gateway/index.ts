@@ -13,6 +13,7 @@ import type { UserSnapshot } from '../session'
 import { AssertionSigner } from './assertion'
 import { headerSafe, upstreamRequestHeaders } from './headers'
 import {
+  type Access,
   accessFor,
   type CompiledPolicy,
   compilePolicy,
@@ -104,8 +105,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   }
 
   /** Throws the 401/403 for a refused request, or returns when it may pass. */
-  function enforce(requirement: Requirement, user: UserSnapshot | null): void {
-    const access = accessFor(requirement, user)
+  function enforce(access: Access): void {
     if (access === 'login') throw NOT_AUTHENTICATED
     if (access === 'deny') throw new PermissionDenied()
   }
@@ -134,7 +134,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         },
         uris.length === 0 ? 'user' : 'public',
       )
-      enforce(requirement, user)
+      enforce(accessFor(requirement, user))
       const headers = new Headers(user ? await identityHeaders(user, c.var.session.id) : {})
       headers.set('Cache-Control', 'no-store')
       return new Response(null, { status: 200, headers })
@@ -145,12 +145,11 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       const origin = config.originUrl
       if (!origin || isReservedPath(url.pathname)) throw new NotFound()
       const user = c.var.user
-      const requirement = policy.requirementFor(url.pathname)
-      const access = accessFor(requirement, user)
+      const access = accessFor(policy.requirementFor(url.pathname), user)
       if (access === 'login' && isBrowserNavigation(c.req.method, c.req.header('Accept'))) {
         return c.redirect(loginRedirect(url), 302)
       }
-      enforce(requirement, user)
+      enforce(access)
       const headers = upstreamRequestHeaders(
         c.req.raw.headers,
         {
