@@ -172,7 +172,8 @@ export class SessionIndex {
   }
 
   /**
-   * Ends every session of a user except `keepId`: deletes their KV records, then their rows.
+   * Ends every session of a user except `keepId`: deletes their rows, then their KV records
+   * (see `endListed`).
    * Returns how many ended. Costs one D1 query, one KV delete per session and one D1 delete.
    */
   async endSessions(

@@ -92,7 +92,7 @@ export interface ForwardingInfo {
   clientIp: string | null
   /** The URL the client asked the gateway for. */
   url: URL
-  /** The session and CSRF cookie names; the session one never reaches the origin. */
+  /** The session cookie's name: that cookie never reaches the origin. */
   sessionCookieName: string
 }
 

@@ -10,8 +10,9 @@
  * An attempt is judged twice: its check refuses it cheaply, before the (slow, on purpose) password
  * hash, when a limit is already reached; and after the hash, `recordFailure` or the success check
  * decides again in one atomic D1 step. The login batches its D1 statements with these two (the
- * user's lookup with the check, its writes with the success check), so it costs two round trips. The second judgement is what holds against a burst of
- * concurrent guesses, which all pass `check` before any of them is counted: only the first
+ * user's lookup with the check, its writes with the success check), so it costs two round
+ * trips. The second judgement is what holds against a burst of concurrent guesses, which all
+ * pass `check` before any of them is counted: only the first
  * `limit` outcomes of the burst count, and every later one is a 429, the right password too, so
  * a burst tells the attacker no more than `limit` sequential guesses would. Only failures are
  * counted: any number of concurrent right passwords all log in.
