@@ -14,7 +14,8 @@ import { createGateway } from './gateway'
 import { authRoutes } from './routes/auth'
 import { readBody } from './routes/body'
 import { route } from './routes/methods'
-import { sessionMiddleware } from './session'
+import { requestMiddleware } from './request'
+import { recordSigner, sessionMiddleware } from './session'
 
 export interface AppDependencies {
   /** The password hashers (built once per isolate from the argon2 WASM module). */
@@ -31,6 +32,13 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.onError((error) => toErrorResponse(error))
   app.notFound(() => errorResponse(new NotFound()))
+  app.use(
+    '*',
+    requestMiddleware({
+      allowedHosts: config.allowedHosts,
+      trustedProxySecret: config.trustedProxySecret,
+    }),
+  )
 
   // Before the session middleware: a health check touches no storage.
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
@@ -42,9 +50,12 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
     await next()
     c.res.headers.set('Cache-Control', 'no-store')
   })
+  const secrets = [config.secretKey, ...config.secretKeyFallbacks]
+  const records = recordSigner(secrets)
   app.use(
     '*',
     sessionMiddleware({
+      signer: records,
       cookieName: config.sessionCookieName,
       age: config.sessionCookieAge,
       domain: config.sessionCookieDomain,
@@ -54,7 +65,8 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
     }),
     authMiddleware({
       hashers: deps.hashers,
-      secrets: [config.secretKey, ...config.secretKeyFallbacks],
+      secrets,
+      records,
       now,
       lastSeen: new LastSeen(),
     }),

@@ -63,6 +63,8 @@ describe('loadConfig', () => {
     ['CSRF_TRUSTED_ORIGINS', 'example.com'],
     ['SESSION_COOKIE_NAME', 'bad name'],
     ['ASSERTION_KEYS', '{not json'],
+    ['TRUSTED_PROXY_SECRET', 'shorter-than-32-characters'],
+    ['ALLOWED_HOSTS', 'https://example.com'],
   ] as const)('names %s when it is %s', (name, value) => {
     expect(problem({ [name]: value })).toContain(name)
   })

@@ -48,6 +48,10 @@ export interface Config {
   assertionIssuer: string
   /** ASSERTION_AUDIENCE: the `aud` of identity assertions. Default the origin's URL origin. */
   assertionAudience: string | null
+  /** ALLOWED_HOSTS: Host values served (Django's syntax); others get 400. Default: any host. */
+  allowedHosts: string[]
+  /** TRUSTED_PROXY_SECRET: a proxy sending it has its X-Forwarded-For read. Default none. */
+  trustedProxySecret: string | null
 }
 
 /** Django's own check (security.W009): 50+ characters, 5+ distinct, not a generated dev key. */
@@ -180,6 +184,34 @@ function assertionKeys(env: Env): JsonWebKey[] {
   return keys as JsonWebKey[]
 }
 
+function allowedHosts(env: Env): string[] {
+  const hosts = list(env, 'ALLOWED_HOSTS')
+  for (const host of hosts) {
+    if (host !== '*' && !/^\.?[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/i.test(host)) {
+      throw new ImproperlyConfigured(
+        'ALLOWED_HOSTS',
+        `entries must be host names, ".domain" or "*", not "${host}".`,
+      )
+    }
+  }
+  return hosts
+}
+
+/** Long enough that it cannot be guessed: 32 characters of a 62-letter alphabet = 190 bits. */
+const MIN_PROXY_SECRET_LENGTH = 32
+
+function trustedProxySecret(env: Env): string | null {
+  const secret = env.TRUSTED_PROXY_SECRET ?? ''
+  if (secret === '') return null
+  if (secret.length < MIN_PROXY_SECRET_LENGTH) {
+    throw new ImproperlyConfigured(
+      'TRUSTED_PROXY_SECRET',
+      `must be at least ${MIN_PROXY_SECRET_LENGTH} characters.`,
+    )
+  }
+  return secret
+}
+
 /**
  * Reads and validates every setting. Throws `ImproperlyConfigured` naming the first bad one.
  * Call once per isolate (the Worker caches the result with the app).
@@ -215,5 +247,7 @@ export function loadConfig(env: Env): Config {
     assertionKeys: assertionKeys(env),
     assertionIssuer: (env.ASSERTION_ISSUER ?? '').trim() || 'sessiongate',
     assertionAudience: (env.ASSERTION_AUDIENCE ?? '').trim() || origin?.origin || null,
+    allowedHosts: allowedHosts(env),
+    trustedProxySecret: trustedProxySecret(env),
   }
 }

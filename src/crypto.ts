@@ -61,3 +61,62 @@ export async function saltedHmacHex(keySalt: string, value: string, secret: stri
   )
   return toHex(await crypto.subtle.sign('HMAC', key, encoder.encode(value)))
 }
+
+/**
+ * HMAC-SHA256 under SECRET_KEY, verifiable under SECRET_KEY_FALLBACKS too, for what sessiongate
+ * signs itself (session records, cookies). Each purpose has its own salt, so a signature made
+ * for one can never pass as another; keys are derived (SHA-256 of salt + secret, as Django's
+ * `salted_hmac`) and imported once per signer, so signing or verifying costs one HMAC.
+ */
+export class HmacSigner {
+  readonly #keys: Promise<CryptoKey>[]
+
+  /**
+   * @param salt what the signatures are for, e.g. `sessiongate.session.record`.
+   * @param secrets SECRET_KEY first (it signs), then the fallbacks (they only verify).
+   */
+  constructor(salt: string, secrets: readonly string[]) {
+    this.#keys = secrets.map(async (secret) => {
+      const raw = await crypto.subtle.digest('SHA-256', encoder.encode(salt + secret))
+      return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
+        'sign',
+        'verify',
+      ])
+    })
+  }
+
+  /** Whether there is a key to sign with (no SECRET_KEY: nothing can be signed or verified). */
+  get canSign(): boolean {
+    return this.#keys.length > 0
+  }
+
+  /** The signature of `message` under the first secret, as 64 lower-case hex characters. */
+  async sign(message: string): Promise<string> {
+    const key = this.#keys[0]
+    if (!key) throw new Error('HmacSigner: no secret to sign with')
+    return toHex(await crypto.subtle.sign('HMAC', await key, encoder.encode(message)))
+  }
+
+  /**
+   * Whether `signature` (hex) signs `message` under any of the secrets. WebCrypto's verify
+   * compares in constant time; every key is tried, so timing does not tell which one matched.
+   */
+  async verify(signature: string, message: string): Promise<boolean> {
+    const bytes = fromHex(signature)
+    if (!bytes || bytes.length !== 32) return false
+    const data = encoder.encode(message)
+    let valid = false
+    for (const key of this.#keys) {
+      if (await crypto.subtle.verify('HMAC', await key, bytes, data)) valid = true
+    }
+    return valid
+  }
+}
+
+/** The bytes of lower-case or upper-case hex, or null for anything else. */
+export function fromHex(text: string): Uint8Array | null {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return null
+  const bytes = new Uint8Array(text.length / 2)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16)
+  return bytes
+}

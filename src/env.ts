@@ -1,5 +1,6 @@
 import type { AuthVariables } from './auth'
 import type { CsrfVariables } from './csrf'
+import type { RequestVariables } from './request'
 import type { SessionVariables } from './session'
 
 /**
@@ -34,10 +35,13 @@ export interface Env {
   LOGIN_FAILURE_LIMIT?: string
   LOGIN_FAILURE_IP_LIMIT?: string
   LOGIN_FAILURE_WINDOW?: string
+  ALLOWED_HOSTS?: string
+  /** Shared with a forward-auth proxy: its X-Forwarded-For is then the client's address. */
+  TRUSTED_PROXY_SECRET?: string
 }
 
 /** Hono's environment for the whole app: the bindings and every middleware's variables. */
 export type AppEnv = {
   Bindings: Env
-  Variables: SessionVariables & AuthVariables & CsrfVariables
+  Variables: RequestVariables & SessionVariables & AuthVariables & CsrfVariables
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Client, createUser } from './helpers'
+import { appFetch, Client, createUser } from './helpers'
 
 async function detail(response: Response) {
   return ((await response.json()) as { detail: string }).detail
@@ -107,5 +107,20 @@ describe('GET /healthz', () => {
     const response = await new Client().get('/healthz')
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ status: 'ok' })
+  })
+})
+
+describe('ALLOWED_HOSTS', () => {
+  it('answers 400 "Invalid HTTP_HOST header." for a host not listed, before any session work', async () => {
+    const fetcher = appFetch({ ALLOWED_HOSTS: 'gateway.example.com,.example.org' })
+    const foreign = await new Client(fetcher, 'http://evil.example.net').get('/auth/me')
+    expect(foreign.status).toBe(400)
+    expect(await foreign.json()).toEqual({ detail: 'Invalid HTTP_HOST header.' })
+    expect((await new Client(fetcher, 'http://gateway.example.com').get('/healthz')).status).toBe(
+      200,
+    )
+    expect((await new Client(fetcher, 'http://a.example.org:8443').get('/auth/me')).status).toBe(
+      401,
+    )
   })
 })

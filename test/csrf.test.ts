@@ -87,6 +87,28 @@ describe('the origin check', () => {
     expect(response.status).toBe(200)
   })
 
+  it('answers 403 to the request’s own Origin when the browser says cross-site', async () => {
+    const user = await createUser()
+    const response = await new Client().post('/auth/login', {
+      json: { username: user.username, password: user.password },
+      headers: { Origin: 'http://localhost', 'Sec-Fetch-Site': 'cross-site' },
+    })
+    expect(response.status).toBe(403)
+    expect(await detail(response)).toBe(
+      'CSRF Failed: Origin checking failed - http://localhost does not match any trusted origins.',
+    )
+  })
+
+  it('accepts a cross-site request from an origin trusted by name (200)', async () => {
+    const user = await createUser()
+    const trusted = new Client(appFetch({ CSRF_TRUSTED_ORIGINS: 'https://app.example.net' }))
+    const response = await trusted.post('/auth/login', {
+      json: { username: user.username, password: user.password },
+      headers: { Origin: 'https://app.example.net', 'Sec-Fetch-Site': 'cross-site' },
+    })
+    expect(response.status).toBe(200)
+  })
+
   it('never blocks safe methods, even cross-site', async () => {
     const response = await new Client().get('/auth/csrf', {
       headers: { 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' },

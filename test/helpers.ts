@@ -13,6 +13,8 @@ import { type NewUser, UserRepository } from '../src/auth/users'
 import { loadConfig } from '../src/config'
 import type { Env } from '../src/env'
 import worker from '../src/index'
+import { recordSigner, SessionStore } from '../src/session'
+import type { SessionRecord } from '../src/session/record'
 
 /** One hasher set for all tests (the WASM instance is created once). */
 export const hashers = createHashers(argon2)
@@ -20,6 +22,16 @@ export const hashers = createHashers(argon2)
 /** Applies schema.sql, one statement per prepared query in one batch. */
 export async function applySchema(db: D1Database, schema: string): Promise<void> {
   await db.batch(schemaStatements(schema).map((statement) => db.prepare(statement)))
+}
+
+/** The session store the Worker uses, sealing with this run's SECRET_KEY. */
+export function testStore(now?: () => number): SessionStore {
+  return new SessionStore(env.SESSIONS, recordSigner([env.SECRET_KEY as string]), now)
+}
+
+/** The live record stored under a KV key (its seal checked), or null. */
+export function storedRecord(kvKey: string): Promise<SessionRecord | null> {
+  return testStore().loadByKvKey(kvKey)
 }
 
 let counter = 0

@@ -1,17 +1,29 @@
+import { createExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { createApp } from '../src/app'
+import type { Hashers } from '../src/auth/hashers'
 import { login } from '../src/auth/login'
 import { MAX_SESSIONS_PER_USER, SessionIndex } from '../src/auth/session-index'
 import { UserRepository, type UserRow } from '../src/auth/users'
-import { Session, SessionStore } from '../src/session'
-import { kvKeyFor } from '../src/session/key'
-import { parseRecord } from '../src/session/record'
-import { appFetch, Client, createUser, hashers, setCookie, uniqueName } from './helpers'
+import { loadConfig } from '../src/config'
+import { Session } from '../src/session'
+import { generateSessionKey, kvKeyFor } from '../src/session/key'
+import {
+  appFetch,
+  Client,
+  createUser,
+  hashers,
+  setCookie,
+  storedRecord,
+  testStore,
+  uniqueName,
+} from './helpers'
 
-async function storedRecord(client: Client) {
+async function recordOf(client: Client) {
   const key = client.cookies.get('sessionid')
   if (!key) return null
-  return parseRecord(await env.SESSIONS.get(await kvKeyFor(key)))
+  return storedRecord(await kvKeyFor(key))
 }
 
 describe('POST /auth/login', () => {
@@ -69,7 +81,7 @@ describe('POST /auth/login', () => {
     const user = await createUser()
     const client = new Client()
     await client.login(user.username, user.password)
-    const record = await storedRecord(client)
+    const record = await recordOf(client)
     expect(record?.data._auth_user_id).toBe(String(user.id))
     expect(record?.data._auth_user_backend).toBe('django.contrib.auth.backends.ModelBackend')
     expect(record?.data._auth_user_hash).toMatch(/^[0-9a-f]{64}$/)
@@ -257,46 +269,90 @@ describe('GET /auth/me', () => {
   )
 })
 
-describe('the session auth hash and the snapshot', () => {
-  it('treats a session whose _auth_user_hash was tampered with as anonymous', async () => {
+describe('only the gateway mints sessions: sealed records', () => {
+  /** Logs a new user in; returns the client, its record's KV key and the stored JSON. */
+  async function signedIn() {
     const user = await createUser()
     const client = new Client()
     await client.login(user.username, user.password)
     const kvKey = await kvKeyFor(client.cookies.get('sessionid') as string)
-    const record = JSON.parse((await env.SESSIONS.get(kvKey)) as string)
-    record.data._auth_user_hash = '0'.repeat(64)
-    await env.SESSIONS.put(kvKey, JSON.stringify(record))
+    const stored = JSON.parse((await env.SESSIONS.get(kvKey)) as string)
+    return { user, client, kvKey, stored }
+  }
+
+  it('answers 401 when _auth_user_hash was edited in KV, and deletes the cookie', async () => {
+    const { client, kvKey, stored } = await signedIn()
+    stored.data._auth_user_hash = '0'.repeat(64)
+    await env.SESSIONS.put(kvKey, JSON.stringify(stored))
+    const response = await client.get('/auth/me')
+    expect(response.status).toBe(401)
+    expect(setCookie(response, 'sessionid')).toMatch(/^sessionid=""; /)
+  })
+
+  it('answers 401 to a record whose snapshot was edited in KV (no staff flag gained)', async () => {
+    const { client, kvKey, stored } = await signedIn()
+    stored.user.is_staff = true
+    stored.user.is_superuser = true
+    await env.SESSIONS.put(kvKey, JSON.stringify(stored))
     expect((await client.get('/auth/me')).status).toBe(401)
-    // Django flushes such a session: the record is gone.
-    expect(await env.SESSIONS.get(kvKey)).toBeNull()
   })
 
-  it('does not trust a snapshot edited in KV: the user is read from D1 instead', async () => {
-    const user = await createUser()
-    const client = new Client()
-    await client.login(user.username, user.password)
-    const kvKey = await kvKeyFor(client.cookies.get('sessionid') as string)
-    const record = JSON.parse((await env.SESSIONS.get(kvKey)) as string)
-    record.user.is_staff = true
-    record.user.is_superuser = true
-    await env.SESSIONS.put(kvKey, JSON.stringify(record))
-    const me = (await (await client.get('/auth/me')).json()) as {
-      user: { is_staff: boolean; is_superuser: boolean }
-    }
-    expect(me.user.is_staff).toBe(false)
-    expect(me.user.is_superuser).toBe(false)
-  })
-
-  it('cannot be moved to another user by editing _auth_user_id', async () => {
-    const user = await createUser()
+  it('answers 401 to a record moved to another user by editing _auth_user_id', async () => {
+    const { client, kvKey, stored } = await signedIn()
     const victim = await createUser()
+    stored.data._auth_user_id = String(victim.id)
+    stored.user.id = victim.id
+    await env.SESSIONS.put(kvKey, JSON.stringify(stored))
+    expect((await client.get('/auth/me')).status).toBe(401)
+  })
+
+  it('answers 401 to a record whose expiry was moved later in KV', async () => {
+    const { client, kvKey, stored } = await signedIn()
+    stored.expiresAt += 365 * 86_400_000
+    await env.SESSIONS.put(kvKey, JSON.stringify(stored))
+    expect((await client.get('/auth/me')).status).toBe(401)
+  })
+
+  it('answers 401 to a record copied under another key, and the copy outlives no revocation', async () => {
+    const { client, kvKey } = await signedIn()
+    // Someone with write access to KV copies the record, byte for byte, under a key they know.
+    const stolenKey = generateSessionKey()
+    const copy = (await env.SESSIONS.get(kvKey)) as string
+    await env.SESSIONS.put(await kvKeyFor(stolenKey), copy)
+    const thief = new Client()
+    thief.cookies.set('sessionid', stolenKey)
+    expect((await thief.get('/auth/me')).status).toBe(401)
+    // With a later expiry and a fresh public id as well: still not a session.
+    const edited = JSON.parse(copy)
+    edited.expiresAt += 86_400_000
+    edited.id = 'z'.repeat(25)
+    await env.SESSIONS.put(await kvKeyFor(stolenKey), JSON.stringify(edited))
+    expect((await thief.get('/auth/me')).status).toBe(401)
+    // The original is untouched, and logging out everywhere leaves nothing that authenticates.
+    expect((await client.get('/auth/me')).status).toBe(200)
+    await client.post('/auth/logout?everywhere=1')
+    expect((await thief.get('/auth/me')).status).toBe(401)
+  })
+
+  it('answers 401 to an unsealed record written straight into KV', async () => {
+    const { user } = await signedIn()
+    const key = generateSessionKey()
+    const now = Date.now()
+    const forged = {
+      v: 2,
+      id: 'forgedforgedforgedforged0',
+      data: { _auth_user_id: String(user.id) },
+      createdAt: now,
+      expiresAt: now + 3_600_000,
+      user: { id: user.id, username: user.username, email: '', first_name: '', last_name: '' },
+    }
+    await env.SESSIONS.put(await kvKeyFor(key), JSON.stringify(forged))
+    await env.SESSIONS.put(
+      await kvKeyFor(key),
+      `{"seal":"${'0'.repeat(64)}",${JSON.stringify(forged).slice(1)}`,
+    )
     const client = new Client()
-    await client.login(user.username, user.password)
-    const kvKey = await kvKeyFor(client.cookies.get('sessionid') as string)
-    const record = JSON.parse((await env.SESSIONS.get(kvKey)) as string)
-    record.data._auth_user_id = String(victim.id)
-    record.user.id = victim.id
-    await env.SESSIONS.put(kvKey, JSON.stringify(record))
+    client.cookies.set('sessionid', key)
     expect((await client.get('/auth/me')).status).toBe(401)
   })
 
@@ -371,12 +427,12 @@ describe('expiry', () => {
     const user = await createUser()
     await client.login(user.username, user.password)
     const kvKey = await kvKeyFor(client.cookies.get('sessionid') as string)
-    const before = parseRecord(await env.SESSIONS.get(kvKey))
+    const before = await storedRecord(kvKey)
     clock += 8 * 86_400_000
     const response = await client.get('/auth/me')
     expect(response.status).toBe(200)
     expect(setCookie(response, 'sessionid')).toContain('Max-Age=1209600')
-    const after = parseRecord(await env.SESSIONS.get(kvKey))
+    const after = await storedRecord(kvKey)
     expect(after?.expiresAt).toBe(clock + 1_209_600_000)
     expect(after?.expiresAt).toBeGreaterThan(before?.expiresAt as number)
     // Same key: sliding never changes the key.
@@ -410,7 +466,7 @@ describe('races with a password change', () => {
     const users = new UserRepository(env.DB)
     const stale = (await users.getById(user.id)) as UserRow
     await users.setPassword(user.id, await hashers.makePassword('a different password'))
-    const store = new SessionStore(env.SESSIONS)
+    const store = testStore()
     const session = new Session(
       { age: 1_209_600, expireAtBrowserClose: false, now: Date.now },
       client.cookies.get('sessionid') as string,
@@ -470,9 +526,7 @@ describe('the session index', () => {
     const user = await createUser()
     const client = new Client(appFetch({}, () => clock))
     await client.login(user.username, user.password)
-    const record = parseRecord(
-      await env.SESSIONS.get(await kvKeyFor(client.cookies.get('sessionid') as string)),
-    )
+    const record = await storedRecord(await kvKeyFor(client.cookies.get('sessionid') as string))
     // A request a day later records last_seen (first time in this app's LastSeen memory).
     clock += 86_400_000
     const fresh = new Client(appFetch({}, () => clock))
@@ -509,5 +563,57 @@ describe('sessions per user', () => {
     expect(rows.map((row) => row.id)).not.toContain('old000')
     expect(await env.SESSIONS.get(`session:${'0'.repeat(64)}`)).toBeNull()
     expect((await client.get('/auth/me')).status).toBe(200)
+  })
+})
+
+describe('no timing oracle for unknown usernames', () => {
+  /** The app with hashers that record which stored hash each password check ran against. */
+  function recordingApp() {
+    const checked: (string | null)[] = []
+    const recording: Hashers = {
+      ...hashers,
+      checkPassword(password, encoded) {
+        checked.push(encoded)
+        return hashers.checkPassword(password, encoded)
+      },
+    }
+    const app = createApp(loadConfig(env), { hashers: recording })
+    const fetcher = async (request: Request) => app.fetch(request, env, createExecutionContext())
+    return { checked, client: () => new Client(fetcher) }
+  }
+
+  it("checks an unknown username's password against a real user's hash, the same one every time (400)", async () => {
+    // An imported Django hash, far costlier than a new one: an unknown username must be able to
+    // cost as much, or the time of a failure would tell that the imported user exists.
+    const imported = await new UserRepository(env.DB).create({
+      username: uniqueName('imported'),
+      password: 'pbkdf2_sha256$1000$salt$' + 'A'.repeat(43) + '=',
+    })
+    const stored = new Set(
+      (await env.DB.prepare('SELECT password FROM users').all<{ password: string }>()).results.map(
+        (row) => row.password,
+      ),
+    )
+    expect(stored.has(imported.password)).toBe(true)
+    const { checked, client } = recordingApp()
+    const unknown = uniqueName('nobody')
+    for (let i = 0; i < 2; i++) {
+      const response = await client().post('/auth/login', {
+        json: { username: unknown, password: 'whatever it is' },
+      })
+      expect(response.status).toBe(400)
+    }
+    expect(checked).toHaveLength(2)
+    expect(stored.has(checked[0] as string)).toBe(true)
+    expect(checked[1]).toBe(checked[0])
+  })
+
+  it('spreads unknown usernames over the real users’ hashes', async () => {
+    for (let i = 0; i < 4; i++) await createUser()
+    const { checked, client } = recordingApp()
+    for (let i = 0; i < 12; i++) {
+      await client().post('/auth/login', { json: { username: uniqueName('ghost'), password: 'x' } })
+    }
+    expect(new Set(checked).size).toBeGreaterThan(1)
   })
 })

@@ -12,16 +12,15 @@ import { SessionIndex } from '../src/auth/session-index'
 import { toSnapshot, UserRepository } from '../src/auth/users'
 import { loadConfig } from '../src/config'
 import { kvKeyFor } from '../src/session/key'
-import { parseRecord, type SessionRecord } from '../src/session/record'
-import { SessionStore } from '../src/session/store'
-import { Client, createUser, hashers } from './helpers'
+import type { SessionRecord } from '../src/session/record'
+import { Client, createUser, hashers, storedRecord, testStore } from './helpers'
 
 const config = loadConfig(env)
 const auth: AuthContext = {
   db: env.DB,
   users: new UserRepository(env.DB),
   index: new SessionIndex(env.DB),
-  store: new SessionStore(env.SESSIONS),
+  store: testStore(),
   hashers,
   secrets: [config.secretKey, ...config.secretKeyFallbacks],
   now: Date.now,
@@ -39,7 +38,7 @@ async function hold(user: { username: string; password: string }): Promise<Held>
   const client = new Client()
   await client.login(user.username, user.password)
   const kvKey = await kvKeyFor(client.cookies.get('sessionid') as string)
-  const record = parseRecord(await env.SESSIONS.get(kvKey))
+  const record = await storedRecord(kvKey)
   if (!record) throw new Error('no record for the new session')
   return { client, kvKey, record }
 }
@@ -91,7 +90,7 @@ describe('a session written back after a revocation', () => {
     const held = await hold(user)
     const row = await auth.users.setFlag(held.record.user?.id ?? 0, 'is_staff', false)
     if (!row) throw new Error('no user')
-    await auth.index.rewriteSnapshots(auth.store, auth.secrets, toSnapshot(row))
+    await auth.index.rewriteSnapshots(auth.store, toSnapshot(row))
 
     await writeBack(held)
     expect(await env.SESSIONS.get(held.kvKey)).toBeNull()

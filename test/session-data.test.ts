@@ -82,3 +82,27 @@ describe('GET and PATCH /auth/session', () => {
     expect(response.headers.get('Vary')).toContain('Cookie')
   })
 })
+
+describe('the 16 KiB cap on session data', () => {
+  it('answers 413 to a PATCH that takes the data past 16 KiB, and keeps what was stored', async () => {
+    const client = new Client()
+    await client.request('PATCH', '/auth/session', { json: { data: { a: 'x'.repeat(9000) } } })
+    const response = await client.request('PATCH', '/auth/session', {
+      json: { data: { b: 'y'.repeat(9000) } },
+    })
+    expect(response.status).toBe(413)
+    expect(await response.json()).toEqual({ detail: 'Session data exceeds 16384 bytes.' })
+    const kept = (await (await client.get('/auth/session')).json()) as { data: object }
+    expect(Object.keys(kept.data)).toEqual(['a'])
+  })
+
+  it('counts bytes, not characters: 11,000 characters of 17,000 bytes are too many (413)', async () => {
+    const client = new Client()
+    await client.request('PATCH', '/auth/session', { json: { data: { a: 'x'.repeat(8000) } } })
+    const response = await client.request('PATCH', '/auth/session', {
+      json: { data: { euros: '€'.repeat(3000) } },
+    })
+    expect(response.status).toBe(413)
+    expect(await response.json()).toEqual({ detail: 'Session data exceeds 16384 bytes.' })
+  })
+})

@@ -199,3 +199,38 @@ describe('failed-login throttling', () => {
     await expectThrottled(await attempt(fetcher, ip, user.username, user.password))
   })
 })
+
+describe('behind a trusted proxy (TRUSTED_PROXY_SECRET)', () => {
+  const secret = 'trusted-proxy-secret-0123456789-abcdefghij'
+  const proxyIp = '127.0.0.1'
+  const behindProxy = (client: string, sentSecret = secret) => ({
+    'X-Forwarded-For': `10.0.0.1, ${client}`,
+    'X-Trusted-Proxy-Secret': sentSecret,
+  })
+
+  it('throttles each client behind the proxy on its own, so one cannot lock out another (200)', async () => {
+    const fetcher = appFetch({ TRUSTED_PROXY_SECRET: secret })
+    const user = await createUser()
+    const [attacker, owner] = [freshIp(), freshIp()]
+    for (let i = 0; i < 5; i++) {
+      const failed = await attempt(fetcher, proxyIp, user.username, 'wrong', behindProxy(attacker))
+      expect(failed.status).toBe(400)
+    }
+    const locked = await attempt(fetcher, proxyIp, user.username, 'wrong', behindProxy(attacker))
+    await expectThrottled(locked)
+    const ok = await attempt(fetcher, proxyIp, user.username, user.password, behindProxy(owner))
+    expect(ok.status).toBe(200)
+  })
+
+  it('ignores X-Forwarded-For without the right secret: everyone is the proxy (429)', async () => {
+    const fetcher = appFetch({ TRUSTED_PROXY_SECRET: secret })
+    const user = await createUser()
+    const proxy = freshIp()
+    for (let i = 0; i < 5; i++) {
+      const wrong = behindProxy(freshIp(), 'not-the-secret-0123456789-abcdefghijklmn')
+      expect((await attempt(fetcher, proxy, user.username, 'wrong', wrong)).status).toBe(400)
+    }
+    const unsent = { 'X-Forwarded-For': freshIp() }
+    await expectThrottled(await attempt(fetcher, proxy, user.username, user.password, unsent))
+  })
+})

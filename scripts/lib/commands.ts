@@ -8,7 +8,7 @@ import { MAX_PASSWORD_LENGTH, makePassword } from '../../src/auth/passwords'
 import { SessionIndex } from '../../src/auth/session-index'
 import { toSnapshot, UserRepository, type UserRow, usernameProblem } from '../../src/auth/users'
 import { validatePassword } from '../../src/auth/validators'
-import { SessionStore } from '../../src/session'
+import { recordSigner, SessionStore } from '../../src/session'
 import type { CliBindings } from './bindings'
 import { CliError } from './errors'
 import { loadHashers } from './hashers'
@@ -71,7 +71,7 @@ export class CommandContext {
       bindings,
       users: new UserRepository(bindings.db),
       index: new SessionIndex(bindings.db),
-      store: new SessionStore(bindings.kv, this.now),
+      store: new SessionStore(bindings.kv, recordSigner(bindings.secrets), this.now),
     }))
     return this.#services
   }
@@ -322,7 +322,7 @@ export async function setRole(
   const done = `User '${row.username}' is ${now}`
   if (bindings.secrets.length > 0) {
     const rewritten = await context.revoke(row, done, () =>
-      index.rewriteSnapshots(store, bindings.secrets, toSnapshot(row)),
+      index.rewriteSnapshots(store, toSnapshot(row)),
     )
     context.say(
       `User '${row.username}' is ${now}; ${plural(rewritten, 'live session')} updated ` +

@@ -2,8 +2,7 @@ import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { FIXTURE_PASSWORDS } from '../../test/fixtures/django/passwords'
 import dump from '../../test/fixtures/django/users.json'
-import { Client, createUser, uniqueName } from '../../test/helpers'
-import { SessionStore } from '../session'
+import { Client, createUser, testStore, uniqueName } from '../../test/helpers'
 import { generatePublicId, generateSessionKey, kvKeyFor } from '../session/key'
 import { importUsers, normalizeDatetime, parseDjangoDump } from './import'
 import { SessionIndex } from './session-index'
@@ -14,7 +13,7 @@ const CURRENT_HASH_PREFIX = 'argon2$argon2id$v=19$m=19456,t=2,p=1$'
 
 const users = new UserRepository(env.DB)
 const index = new SessionIndex(env.DB)
-const store = new SessionStore(env.SESSIONS)
+const store = testStore()
 
 /** alice's password hash, as Django wrote it. */
 const DJANGO_HASH = dump[0]?.fields.password as string
@@ -66,7 +65,7 @@ async function addSession(userId: number): Promise<string> {
   const kvKey = await kvKeyFor(generateSessionKey())
   const id = generatePublicId()
   await store.save(kvKey, {
-    v: 1,
+    v: 2,
     id,
     data: { _auth_user_id: String(userId) },
     createdAt: now,

@@ -2,17 +2,18 @@
  * Django's `AuthenticationMiddleware` for Hono: sets `c.var.user` (the user, or null) from the
  * session before any route runs.
  *
- * The hot path reads nothing: the session record carries a snapshot of the user signed together
- * with `_auth_user_id` and `_auth_user_hash`, and write-through revocation (session-index.ts)
- * keeps it current. Only a record without a valid snapshot takes Django's own path: read the user
- * from D1 and verify `_auth_user_hash` in constant time, flushing the session when it fails.
+ * The hot path reads nothing: the session record carries a snapshot of the user, sealed with the
+ * rest of the record (session/record.ts), and write-through revocation (session-index.ts) keeps it
+ * current. Django's `_auth_user_hash` is still written, and verified whenever the user is read
+ * from D1 (`confirmSaved`), so a session saved across a password change does not survive it.
  */
 import type { MiddlewareHandler } from 'hono'
 import { inBackground } from '../background'
+import type { HmacSigner } from '../crypto'
 import type { Env } from '../env'
 import type { Session, SessionRecord, SessionVariables, UserSnapshot } from '../session'
 import { SessionStore } from '../session'
-import { signSnapshot, verifySessionAuthHash, verifySnapshot } from './auth-hash'
+import { verifySessionAuthHash } from './auth-hash'
 import type { Hashers } from './hashers'
 import { LastSeen } from './last-seen'
 import { type AuthContext, HASH_SESSION_KEY, SESSION_KEY } from './login'
@@ -33,6 +34,8 @@ export interface AuthMiddlewareOptions {
   hashers: Hashers
   /** SECRET_KEY first, then SECRET_KEY_FALLBACKS. */
   secrets: readonly string[]
+  /** What seals session records (the session middleware's). */
+  records: HmacSigner
   /** The clock (ms). Default `Date.now`. */
   now?: () => number
   /** Where `last_seen` writes are rate-limited. Default: a new `LastSeen()` for this app. */
@@ -51,14 +54,14 @@ export function authMiddleware(
       db: c.env.DB,
       users: new UserRepository(c.env.DB),
       index: new SessionIndex(c.env.DB),
-      store: new SessionStore(c.env.SESSIONS, now),
+      store: new SessionStore(c.env.SESSIONS, options.records, now),
       hashers: options.hashers,
       secrets: options.secrets,
       now,
     }
     c.set('auth', auth)
     const session = c.var.session
-    const user = await resolveUser(auth, session)
+    const user = resolveUser(session)
     c.set('user', user)
     if (user && lastSeen.shouldRecord(session.id, now())) {
       // The record's own expiry, or the one the sliding refresh is about to give it.
@@ -75,43 +78,18 @@ export function authMiddleware(
   }
 }
 
-/** Django's `get_user(request)`, with the signed snapshot as the fast path. */
-export async function resolveUser(
-  auth: AuthContext,
-  session: Session,
-): Promise<UserSnapshot | null> {
+/**
+ * Django's `get_user(request)` over the sealed snapshot: the user the session is logged in as, or
+ * null. A record that names a user without carrying that user's snapshot is not one the gateway
+ * wrote: its auth keys are dropped (Django flushes such a session).
+ */
+export function resolveUser(session: Session): UserSnapshot | null {
   const userId = session.get(SESSION_KEY)
   if (userId === undefined) return null
-  const authHash = session.get(HASH_SESSION_KEY)
   const snapshot = session.user
-  const signature = session.userSignature
-  if (
-    typeof userId === 'string' &&
-    typeof authHash === 'string' &&
-    snapshot &&
-    signature &&
-    String(snapshot.id) === userId &&
-    (await verifySnapshot(auth.secrets, signature, userId, authHash, snapshot))
-  ) {
-    return snapshot
-  }
-
-  const id = typeof userId === 'string' && /^\d{1,15}$/.test(userId) ? Number(userId) : null
-  const row = id === null ? null : await auth.users.getById(id)
-  if (
-    row?.is_active !== 1 ||
-    !(await verifySessionAuthHash(authHash, row.password, auth.secrets))
-  ) {
-    // Django flushes a session whose user is gone or whose hash no longer verifies.
-    session.flush()
-    return null
-  }
-  const fresh = toSnapshot(row)
-  session.setUser(
-    fresh,
-    await signSnapshot(auth.secrets, userId as string, authHash as string, fresh),
-  )
-  return fresh
+  if (snapshot && typeof userId === 'string' && String(snapshot.id) === userId) return snapshot
+  session.flush()
+  return null
 }
 
 /** KV takes one write per second per key: a delete right after this request's own put may fail. */

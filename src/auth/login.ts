@@ -1,11 +1,12 @@
 /**
  * Django's `authenticate()`, `login()` and `logout()`, over D1 users and KV sessions.
  */
+import { saltedHmacHex } from '../crypto'
 import { ValidationError } from '../errors'
 import type { Session, SessionStore } from '../session'
 import { kvKeyFor } from '../session/key'
 import type { BatchedCheck } from '../throttle'
-import { sessionAuthHash, signSnapshot } from './auth-hash'
+import { sessionAuthHash } from './auth-hash'
 import type { Hashers } from './hashers'
 import { checkPassword, makePassword } from './passwords'
 import type { SessionIndex } from './session-index'
@@ -36,16 +37,24 @@ export interface AuthContext {
 /**
  * Django's ModelBackend.authenticate, given the user found by the typed username (null when there
  * is none; the caller reads it in a batch with the throttle's check): that user if active and the
- * password is theirs, or null. Unknown and inactive users cost the same hashing work as a wrong
- * password, and an outdated hash is upgraded after a successful check (never after a failed one).
+ * password is theirs, or null. An outdated hash is upgraded after a successful check (never after
+ * a failed one).
+ *
+ * Unknown and inactive users cost the same hashing work as a wrong password. Hashes cost what
+ * their parameters say, and an imported Django hash (PBKDF2 at 1,000,000 iterations: over a
+ * second in JavaScript) costs far more than a new one: so for an unknown username the password
+ * is checked against `decoyHash`, the hash of a real user chosen by a keyed hash of the typed
+ * username (see `decoyPick`). The time a failure takes then follows the real users' hashes, and
+ * the same username always costs the same, so timing cannot tell who exists.
  */
 export async function authenticate(
   auth: AuthContext,
   user: UserRow | null,
   password: string,
+  decoyHash: string | null = null,
 ): Promise<UserRow | null> {
-  // For an unknown user the hasher still runs (on no hash), as Django's make_password(password).
-  const check = await checkPassword(auth.hashers, password, user?.password ?? null)
+  // With neither, the hasher still runs (on no hash), as Django's make_password(password).
+  const check = await checkPassword(auth.hashers, password, user ? user.password : decoyHash)
   if (!user || !check.valid || user.is_active !== 1) return null
   if (check.mustUpdate) {
     const upgraded = await makePassword(auth.hashers, password)
@@ -53,6 +62,17 @@ export async function authenticate(
     return { ...user, password: upgraded }
   }
   return user
+}
+
+const DECOY_SALT = 'sessiongate.auth.decoy'
+
+/**
+ * Which real user's hash an unknown `username` is checked against: 48 bits of an HMAC keyed by
+ * SECRET_KEY, so the choice is fixed for a username but cannot be predicted without the key.
+ */
+export async function decoyPick(username: string, secret: string): Promise<number> {
+  const hex = await saltedHmacHex(DECOY_SALT, username, secret)
+  return Number.parseInt(hex.slice(0, 12), 16)
 }
 
 /**
@@ -82,7 +102,7 @@ export async function login(
   session.set(SESSION_KEY, String(user.id))
   session.set(BACKEND_SESSION_KEY, MODEL_BACKEND)
   session.set(HASH_SESSION_KEY, authHash)
-  session.setUser(snapshot, await signSnapshot(auth.secrets, String(user.id), authHash, snapshot))
+  session.setUser(snapshot)
 
   // One round trip: the guard's statements (the throttle's last word), then the login's writes.
   const guarded = guard?.statements ?? []
@@ -140,7 +160,7 @@ export async function updateSessionAuthHash(
   const authHash = await sessionAuthHash(user.password, auth.secrets[0] as string)
   const snapshot = toSnapshot(user)
   session.set(HASH_SESSION_KEY, authHash)
-  session.setUser(snapshot, await signSnapshot(auth.secrets, String(user.id), authHash, snapshot))
+  session.setUser(snapshot)
   const now = auth.now()
   await auth.index.repoint(
     session.id,

@@ -5,7 +5,6 @@
  * path stays at one KV read. Every query about `user_sessions` lives here, bound.
  */
 import type { SessionStore, UserSnapshot } from '../session'
-import { signSnapshot } from './auth-hash'
 import { USER_COLUMNS, type UserRow } from './users'
 
 export interface SessionIndexRow {
@@ -193,13 +192,9 @@ export class SessionIndex {
 
   /**
    * Rewrites the snapshot in every live session record of a user (after a staff or name
-   * change), re-signed, so the hot path sees the change without reading D1.
+   * change), sealed again, so the hot path sees the change without reading D1.
    */
-  async rewriteSnapshots(
-    store: SessionStore,
-    secrets: readonly string[],
-    user: UserSnapshot,
-  ): Promise<number> {
+  async rewriteSnapshots(store: SessionStore, user: UserSnapshot): Promise<number> {
     // Every row, not only those that look live: a row's expiry may lag its record's.
     const { results: rows } = await this.db
       .prepare(`SELECT ${COLUMNS} FROM user_sessions WHERE user_id = ?1`)
@@ -210,11 +205,8 @@ export class SessionIndex {
       rows.map(async (row) => {
         const record = await store.loadByKvKey(row.kv_key)
         if (!record) return
-        const userId = record.data._auth_user_id
-        const authHash = record.data._auth_user_hash
-        if (typeof userId !== 'string' || typeof authHash !== 'string') return
+        if (record.data._auth_user_id !== String(user.id)) return
         record.user = user
-        record.sig = await signSnapshot(secrets, userId, authHash, user)
         await store.save(row.kv_key, record)
         rewritten++
       }),

@@ -89,6 +89,21 @@ export class UserRepository {
     return this.db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?1`).bind(username)
   }
 
+  /**
+   * A statement giving the stored hash of one real user, picked by `pick` (any non-negative
+   * integer): the one with the first id at or after `pick mod max(id) + 1`. A failed login for an
+   * unknown username checks the password against it, so it costs what a real user's hash costs
+   * (see `authenticate`); at most one row, none when there are no users.
+   */
+  decoyHashStatement(pick: number): D1PreparedStatement {
+    return this.db
+      .prepare(
+        `SELECT password FROM users
+         WHERE id >= (?1 % (SELECT max(id) FROM users)) + 1 ORDER BY id LIMIT 1`,
+      )
+      .bind(pick)
+  }
+
   /** Every user, by id. */
   async list(): Promise<UserRow[]> {
     const { results } = await this.db

@@ -1,7 +1,7 @@
 /**
  * The origin half of CSRF protection (Django's `_origin_verified`, plus Fetch Metadata): an
- * unsafe request whose browser says it is cross-site, or whose Origin is neither the request's
- * own nor trusted, is refused. Requests without either header (curl, server-to-server) pass
+ * unsafe request whose browser says it is cross-site (unless its Origin is trusted by name), or
+ * whose Origin is neither the request's own nor trusted, is refused. Requests without either header (curl, server-to-server) pass
  * here and rely on the token check.
  */
 import { parseUrl } from '../urls'
@@ -43,10 +43,12 @@ export function failedOrigin(
   trusted: readonly string[],
 ): string | null {
   const { origin, secFetchSite } = headers
-  if (origin !== undefined) {
-    if (origin.toLowerCase() === own.toLowerCase() || isTrustedOrigin(origin, trusted)) return null
-    return origin
+  // A browser saying "cross-site" is believed whatever Origin says (it may be the request's own
+  // origin after a cross-site redirect): only an origin trusted by name may call cross-site.
+  if (secFetchSite?.toLowerCase() === 'cross-site') {
+    return origin !== undefined && isTrustedOrigin(origin, trusted) ? null : (origin ?? 'null')
   }
-  // No Origin: only Fetch Metadata can tell. "cross-site" is a browser saying so.
-  return secFetchSite?.toLowerCase() === 'cross-site' ? 'null' : null
+  if (origin === undefined) return null
+  if (origin.toLowerCase() === own.toLowerCase() || isTrustedOrigin(origin, trusted)) return null
+  return origin
 }

@@ -5,6 +5,7 @@ import { type Context, Hono } from 'hono'
 import { LAST_SEEN_INTERVAL_MS } from '../auth/last-seen'
 import {
   authenticate,
+  decoyPick,
   INVALID_CREDENTIALS,
   login,
   logout,
@@ -18,7 +19,7 @@ import type { AppEnv } from '../env'
 import { NOT_AUTHENTICATED, NotFound, ValidationError } from '../errors'
 import type { Gateway } from '../gateway'
 import type { UserSnapshot } from '../session'
-import { clientIp, LoginThrottle } from '../throttle'
+import { LoginThrottle } from '../throttle'
 import { fieldError, readObject, requiredString } from './body'
 import { route } from './methods'
 import { safeRedirect } from './redirect'
@@ -46,19 +47,21 @@ export async function attemptLogin(
 ): Promise<UserSnapshot> {
   // Django's AuthenticationForm normalizes the username (NFKC), as usernames are stored.
   const username = typedUsername.normalize('NFKC')
-  const attempt = await throttleFor(c, config).attempt(clientIp(c.req.raw.headers), username)
+  const attempt = await throttleFor(c, config).attempt(c.var.clientIp, username)
   const auth = c.var.auth
   // Two D1 round trips in all: the throttle's check with the user, then (after the hash) the
   // throttle's last word with the login's writes. D1 may be far from this location.
-  const [locked, found] = await auth.db.batch([
+  const [locked, found, decoy] = await auth.db.batch([
     attempt.checkStatement(),
     auth.users.byUsernameStatement(username),
+    auth.users.decoyHashStatement(await decoyPick(username, auth.secrets[0] as string)),
   ])
   attempt.refuseIfLocked(locked)
   const user = await authenticate(
     auth,
     (found?.results[0] as UserRow | undefined) ?? null,
     password,
+    (decoy?.results[0] as { password: string } | undefined)?.password ?? null,
   )
   if (!user) {
     await attempt.recordFailure()
@@ -164,10 +167,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       const oldPassword = requiredString(body, 'old_password')
       const newPassword = requiredString(body, 'new_password')
       const auth = c.var.auth
-      const attempt = await throttleFor(c, config).attempt(
-        clientIp(c.req.raw.headers),
-        user.username,
-      )
+      const attempt = await throttleFor(c, config).attempt(c.var.clientIp, user.username)
       await attempt.check()
       const row = await currentRow(c, user)
       const check = await checkPassword(auth.hashers, oldPassword, row.password)

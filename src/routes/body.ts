@@ -53,9 +53,6 @@ function mediaType(header: string | null): string {
 }
 
 async function parse(request: Request): Promise<unknown> {
-  const declared = request.headers.get('Content-Length')
-  if (declared !== null && Number(declared) > MAX_BODY_BYTES)
-    throw new PayloadTooLarge(MAX_BODY_BYTES)
   const bytes = await readLimited(request)
   const type = mediaType(request.headers.get('Content-Type'))
   if (bytes.length === 0 && (type === '' || isJson(type) || isForm(type))) return {}
@@ -75,21 +72,36 @@ function isForm(type: string): boolean {
   return type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data'
 }
 
-/** Reads at most MAX_BODY_BYTES + 1 bytes, so a huge body without Content-Length costs little. */
+/**
+ * An oversized body is still read to its end, and dropped, up to this many bytes: cancelling a
+ * request body half-way can leave the connection it came on (behind `wrangler dev`'s proxy, say)
+ * unable to carry the next request. Past it the stream is cancelled: reading on would only be
+ * a way to make the Worker spend its time.
+ */
+const MAX_DISCARD_BYTES = 1024 * 1024
+
+/** Reads at most MAX_BODY_BYTES; a larger body is a 413, a broken one a 400. */
 async function readLimited(request: Request): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array()
   const reader = request.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {})
-      throw new PayloadTooLarge(MAX_BODY_BYTES)
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.byteLength
+      if (size > MAX_BODY_BYTES) {
+        await discard(reader, size)
+        throw new PayloadTooLarge(MAX_BODY_BYTES)
+      }
+      chunks.push(value)
     }
-    chunks.push(value)
+  } catch (error) {
+    if (error instanceof PayloadTooLarge) throw error
+    // The client stopped sending (a body cut short): nothing to parse, and nothing to answer
+    // with a 500.
+    throw new ParseError('Malformed request - the body was cut short.')
   }
   const out = new Uint8Array(size)
   let offset = 0
@@ -98,6 +110,21 @@ async function readLimited(request: Request): Promise<Uint8Array> {
     offset += chunk.byteLength
   }
   return out
+}
+
+/** Reads the rest of an oversized body and drops it (see MAX_DISCARD_BYTES). */
+async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, read: number) {
+  let size = read
+  try {
+    while (size <= MAX_DISCARD_BYTES) {
+      const { done, value } = await reader.read()
+      if (done) return
+      size += value.byteLength
+    }
+    await reader.cancel()
+  } catch {
+    // A broken stream has nothing left to drain.
+  }
 }
 
 function decodeUtf8(bytes: Uint8Array, what: string): string {

@@ -7,8 +7,9 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { inBackground } from '../background'
 import { addVary, deletionCookie, serializeCookie } from '../cookies'
+import { HmacSigner } from '../crypto'
 import type { Env } from '../env'
-import { Throttled } from '../errors'
+import { PayloadTooLarge, Throttled } from '../errors'
 import { kvKeyFor, parseSessionKey } from './key'
 import type { SessionRecord } from './record'
 import { Session } from './session'
@@ -22,6 +23,8 @@ export { SessionStore } from './store'
 export type SessionVariables = { session: Session }
 
 export interface SessionMiddlewareOptions {
+  /** Seals and checks the records: `recordSigner(SECRET_KEY and its fallbacks)`. */
+  signer: HmacSigner
   /** SESSION_COOKIE_NAME. Default `sessionid`. */
   cookieName?: string
   /** SESSION_COOKIE_AGE in seconds. Default 1,209,600. */
@@ -39,13 +42,32 @@ export interface SessionMiddlewareOptions {
   afterSave?: (c: Context, kvKey: string, record: SessionRecord) => Promise<void>
 }
 
+/**
+ * The most a session's data may hold, as JSON. Every authenticated request reads the record, so
+ * its size is on the hot path; KV would take up to 25 MiB.
+ */
+export const MAX_SESSION_DATA_BYTES = 16 * 1024
+
+const encoder = new TextEncoder()
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).length
+}
+
+/** What seals session records (see record.ts); one per app, so keys are imported once. */
+export function recordSigner(secrets: readonly string[]): HmacSigner {
+  return new HmacSigner(RECORD_SALT, secrets)
+}
+
+const RECORD_SALT = 'sessiongate.session.record'
+
 function warnAfterSave(error: unknown): void {
   console.warn('Checking a saved session failed', error)
 }
 
 /** Creates the session middleware; see `SessionMiddlewareOptions` for the defaults. */
 export function sessionMiddleware(
-  options: SessionMiddlewareOptions = {},
+  options: SessionMiddlewareOptions,
 ): MiddlewareHandler<{ Bindings: Env; Variables: SessionVariables }> {
   const cookieName = options.cookieName ?? 'sessionid'
   const settings = {
@@ -55,9 +77,10 @@ export function sessionMiddleware(
   }
   const domain = options.domain ?? null
   const afterSave = options.afterSave
+  const signer = options.signer
 
   return async function session(c, next) {
-    const store = new SessionStore(c.env.SESSIONS, settings.now)
+    const store = new SessionStore(c.env.SESSIONS, signer, settings.now)
     const key = parseSessionKey(getCookie(c, cookieName))
     const kvKey = key ? await kvKeyFor(key) : null
     const record = kvKey ? await store.loadByKvKey(kvKey) : null
@@ -87,6 +110,10 @@ export function sessionMiddleware(
 
     if (current.modified) {
       const record = current.toRecord()
+      if (utf8Length(JSON.stringify(record.data)) > MAX_SESSION_DATA_BYTES) {
+        // Nothing is saved: the stored session keeps what it had.
+        throw new PayloadTooLarge(MAX_SESSION_DATA_BYTES, 'Session data')
+      }
       const kvKey = await kvKeyFor(current.key as string)
       try {
         await store.save(kvKey, record)

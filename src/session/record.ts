@@ -1,7 +1,13 @@
 /**
- * The session record stored in KV, and its parser. The record is JSON only: it is parsed with
- * `JSON.parse` and its shape checked, never evaluated.
+ * The session record stored in KV, sealed, and its parser. The record is JSON only: it is parsed
+ * with `JSON.parse` and its shape checked, never evaluated.
+ *
+ * Only the gateway mints sessions. Every record carries a seal, an HMAC under SECRET_KEY over the
+ * KV key it is stored under and the whole record (data, user snapshot, public id, times), so
+ * write access to KV alone cannot make, move, extend or edit a session: a record copied under
+ * another key, given a later `expiresAt` or another snapshot, fails its seal and is no session.
  */
+import type { HmacSigner } from '../crypto'
 
 /** The user as the hot path needs it: everything of USER in the contract, never the password. */
 export interface UserSnapshot {
@@ -17,8 +23,8 @@ export interface UserSnapshot {
 }
 
 export interface SessionRecord {
-  /** Format version, so a later change can read old records. */
-  v: 1
+  /** Format version: 2 is sealed. Unsealed version-1 records are no session. */
+  v: 2
   /** Public handle (see `generatePublicId`). */
   id: string
   /** Django's session dict: `_auth_user_*` keys beside the application's. */
@@ -29,8 +35,6 @@ export interface SessionRecord {
   expiresAt: number
   /** Snapshot of the logged-in user, so an authenticated request needs no D1 query. */
   user?: UserSnapshot
-  /** HMAC over the auth keys and the snapshot (see `verifySnapshot` in auth/auth-hash.ts). */
-  sig?: string
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -52,9 +56,8 @@ function isUserSnapshot(value: unknown): value is UserSnapshot {
   )
 }
 
-/** Parses a stored record; anything malformed is null (treated as no session), never a throw. */
-export function parseRecord(text: string | null): SessionRecord | null {
-  if (text === null) return null
+/** Parses a record's JSON; anything malformed is null (treated as no session), never a throw. */
+function parseRecord(text: string): SessionRecord | null {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -63,15 +66,59 @@ export function parseRecord(text: string | null): SessionRecord | null {
   }
   if (
     !isObject(value) ||
-    value.v !== 1 ||
+    value.v !== 2 ||
     typeof value.id !== 'string' ||
     !isObject(value.data) ||
     !Number.isFinite(value.createdAt) ||
     !Number.isFinite(value.expiresAt) ||
-    (value.user !== undefined && !isUserSnapshot(value.user)) ||
-    (value.sig !== undefined && typeof value.sig !== 'string')
+    (value.user !== undefined && !isUserSnapshot(value.user))
   ) {
     return null
   }
   return value as unknown as SessionRecord
+}
+
+/**
+ * The stored form is the record's JSON with the seal as its first member:
+ * `{"seal":"<64 hex>",<the rest of JSON.stringify(record)>}`. Still one JSON object, and the
+ * signed bytes are exactly the stored ones, so opening a record re-serializes nothing.
+ */
+const SEAL_PREFIX = '{"seal":"'
+const SEAL_END = SEAL_PREFIX.length + 64
+const SEALED_BODY = SEAL_END + 2
+
+/** What the seal signs: the KV key, then the record's JSON as stored. */
+function sealMessage(kvKey: string, json: string): string {
+  return `${kvKey}\n${json}`
+}
+
+/** The stored text of `record` under `kvKey`, sealed with the signer's first secret. */
+export async function sealRecord(
+  signer: HmacSigner,
+  kvKey: string,
+  record: SessionRecord,
+): Promise<string> {
+  const json = JSON.stringify(record)
+  const seal = await signer.sign(sealMessage(kvKey, json))
+  return `${SEAL_PREFIX}${seal}",${json.slice(1)}`
+}
+
+/**
+ * The record stored as `text` under `kvKey`, or null when there is none, its seal does not verify
+ * (under SECRET_KEY or a fallback) or it is malformed. The seal is checked before the JSON is
+ * parsed, so a forged value costs one HMAC and nothing more.
+ */
+export async function openRecord(
+  signer: HmacSigner,
+  kvKey: string,
+  text: string | null,
+): Promise<SessionRecord | null> {
+  if (text === null || !text.startsWith(SEAL_PREFIX) || text.slice(SEAL_END, SEALED_BODY) !== '",') {
+    return null
+  }
+  const json = `{${text.slice(SEALED_BODY)}`
+  if (!(await signer.verify(text.slice(SEAL_PREFIX.length, SEAL_END), sealMessage(kvKey, json)))) {
+    return null
+  }
+  return parseRecord(json)
 }

@@ -6,7 +6,7 @@ const settings = (now = 1_000_000) => ({ age: 1000, expireAtBrowserClose: false,
 
 function stored(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
-    v: 1,
+    v: 2,
     id: 'publicid',
     data: { theme: 'dark' },
     createdAt: 0,

@@ -33,7 +33,6 @@ export class Session {
   #createdAt: number
   #expiresAt: number | null
   #user: UserSnapshot | null
-  #sig: string | null
   readonly #settings: SessionSettings
 
   /**
@@ -56,7 +55,6 @@ export class Session {
     this.#createdAt = record?.createdAt ?? settings.now()
     this.#expiresAt = record?.expiresAt ?? null
     this.#user = record?.user ?? null
-    this.#sig = record?.sig ?? null
   }
 
   /** The session key the response carries, or null while nothing has been saved. */
@@ -132,7 +130,6 @@ export class Session {
     this.modified = true
     this.#data = {}
     this.#user = null
-    this.#sig = null
   }
 
   /**
@@ -191,17 +188,11 @@ export class Session {
     return this.#user
   }
 
-  /** The signature over the auth keys and the snapshot (see `verifySnapshot` in auth/auth-hash.ts). */
-  get userSignature(): string | null {
-    return this.#sig
-  }
-
-  /** Stores (or with null, removes) the user snapshot and its signature. */
-  setUser(user: UserSnapshot | null, sig: string | null): void {
+  /** Stores (or with null, removes) the user snapshot; the record's seal covers it. */
+  setUser(user: UserSnapshot | null): void {
     this.accessed = true
     this.modified = true
     this.#user = user
-    this.#sig = sig
   }
 
   /**
@@ -224,14 +215,13 @@ export class Session {
     if (this.#key === null) this.#key = generateSessionKey()
     this.#expiresAt = this.#settings.now() + this.getExpiryAge() * 1000
     const record: SessionRecord = {
-      v: 1,
+      v: 2,
       id: this.id,
       data: this.#data,
       createdAt: this.#createdAt,
       expiresAt: this.#expiresAt,
     }
     if (this.#user) record.user = this.#user
-    if (this.#sig) record.sig = this.#sig
     return record
   }
 

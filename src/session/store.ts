@@ -1,22 +1,27 @@
 /**
- * The KV session store: one record per session under `session:<sha256 hex of the key>`.
+ * The KV session store: one sealed record per session under `session:<sha256 hex of the key>`.
  */
+import type { HmacSigner } from '../crypto'
 import { kvKeyFor } from './key'
-import { parseRecord, type SessionRecord } from './record'
+import { openRecord, type SessionRecord, sealRecord } from './record'
 
 /** KV refuses an `expirationTtl` under 60 seconds. */
 export const KV_MIN_TTL = 60
 
-/** Reads, writes and deletes session records; `now` is injectable so tests can move time. */
+/**
+ * Reads, writes and deletes session records. The signer seals what is written and checks what
+ * is read (see record.ts); `now` is injectable so tests can move time.
+ */
 export class SessionStore {
   constructor(
     private readonly kv: KVNamespace,
+    private readonly signer: HmacSigner,
     private readonly now: () => number = Date.now,
   ) {}
 
   /**
-   * The live record of a session key, or null when there is none, it is malformed, or it has
-   * expired. Expiry is checked here because KV deletes expired records only eventually.
+   * The live record of a session key, or null when there is none, it is malformed or unsealed,
+   * or it has expired. Expiry is checked here because KV deletes expired records only eventually.
    */
   async load(sessionKey: string): Promise<SessionRecord | null> {
     return this.loadByKvKey(await kvKeyFor(sessionKey))
@@ -24,18 +29,18 @@ export class SessionStore {
 
   /** As `load`, by KV key (for code that holds the index, never the cookie value). */
   async loadByKvKey(kvKey: string): Promise<SessionRecord | null> {
-    const record = parseRecord(await this.kv.get(kvKey))
+    const record = await openRecord(this.signer, kvKey, await this.kv.get(kvKey))
     if (!record || record.expiresAt <= this.now()) return null
     return record
   }
 
   /**
-   * Writes a record with a KV TTL that ends it at `expiresAt` (never under KV's 60 s minimum;
-   * the read-time check above ends it on time regardless).
+   * Writes a sealed record with a KV TTL that ends it at `expiresAt` (never under KV's 60 s
+   * minimum; the read-time check above ends it on time regardless).
    */
   async save(kvKey: string, record: SessionRecord): Promise<void> {
     const seconds = Math.ceil((record.expiresAt - this.now()) / 1000)
-    await this.kv.put(kvKey, JSON.stringify(record), {
+    await this.kv.put(kvKey, await sealRecord(this.signer, kvKey, record), {
       expirationTtl: Math.max(KV_MIN_TTL, seconds),
     })
   }

@@ -192,11 +192,3 @@ async function bucketsFor(ip: string, username: string): Promise<[string, string
   const address = network.length <= 64 ? network : await sha256Hex(network)
   return [`pair:${await sha256Hex(`${network}\n${username}`)}`, `ip:${address}`]
 }
-
-/**
- * The client's IP: `CF-Connecting-IP`, which Cloudflare sets and a client cannot override in
- * production. A client-sent `X-Forwarded-For` is never trusted.
- */
-export function clientIp(headers: Headers): string {
-  return headers.get('CF-Connecting-IP')?.trim() || 'unknown'
-}

@@ -37,6 +37,11 @@ function ipv6Hextets(text: string): number[] | null {
   return [...head, ...new Array<number>(8 - explicit).fill(0), ...rest]
 }
 
+/** Whether `text` is an IPv4 or IPv6 address (an IPv6 zone suffix allowed). */
+export function isIpAddress(text: string): boolean {
+  return IPV4.test(text) || ipv6Hextets(text) !== null
+}
+
 /**
  * The key a client IP is counted under: an IPv4 address as it is (also when written as an
  * IPv4-mapped IPv6 address), an IPv6 address as its /64 (`2001:db8:0:1::/64`), and anything

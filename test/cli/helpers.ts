@@ -12,7 +12,7 @@ import { loadHashers } from '../../scripts/lib/hashers'
 import { runCommand } from '../../scripts/lib/process'
 import { SessionIndex } from '../../src/auth/session-index'
 import { type NewUser, UserRepository, type UserRow } from '../../src/auth/users'
-import { SessionStore, type UserSnapshot } from '../../src/session'
+import { recordSigner, SessionStore, type UserSnapshot } from '../../src/session'
 import { generatePublicId, generateSessionKey, kvKeyFor } from '../../src/session/key'
 
 /** The repository root. */
@@ -97,12 +97,13 @@ export async function openState(dir: string) {
     ),
   )
   const users = new UserRepository(db)
+  const store = new SessionStore(kv, recordSigner([TEST_SECRET]))
   return {
     db,
     kv,
     users,
     index: new SessionIndex(db),
-    store: new SessionStore(kv),
+    store,
     dispose: () => proxy.dispose(),
     /** A user with the password {@link SEED_PASSWORD}, written straight to D1. */
     async seedUser(username: string, fields: Partial<NewUser> = {}): Promise<UserRow> {
@@ -111,28 +112,24 @@ export async function openState(dir: string) {
     },
     /**
      * A logged-in session of the user (KV record and index row), as login writes it; with a
-     * snapshot when `user` is given (signed with nothing valid: only the CLI's rewrite is checked).
+     * snapshot when `user` is given, sealed with TEST_SECRET as the Worker would seal it.
      */
     async addSession(userId: number, user?: UserSnapshot): Promise<string> {
       const now = Date.now()
       const kvKey = await kvKeyFor(generateSessionKey())
       const id = generatePublicId()
-      await kv.put(
-        kvKey,
-        JSON.stringify({
-          v: 1,
-          id,
-          data: {
-            _auth_user_id: String(userId),
-            _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
-            _auth_user_hash: 'f'.repeat(64),
-          },
-          createdAt: now,
-          expiresAt: now + 3_600_000,
-          ...(user ? { user, sig: '0'.repeat(64) } : {}),
-        }),
-        { expirationTtl: 3600 },
-      )
+      await store.save(kvKey, {
+        v: 2,
+        id,
+        data: {
+          _auth_user_id: String(userId),
+          _auth_user_backend: 'django.contrib.auth.backends.ModelBackend',
+          _auth_user_hash: 'f'.repeat(64),
+        },
+        createdAt: now,
+        expiresAt: now + 3_600_000,
+        ...(user ? { user } : {}),
+      })
       await new SessionIndex(db)
         .upsertStatement({
           id,

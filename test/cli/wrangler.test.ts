@@ -22,8 +22,8 @@ import {
 } from '../../scripts/lib/wrangler'
 import { SessionIndex } from '../../src/auth/session-index'
 import { UserRepository } from '../../src/auth/users'
-import { SessionStore } from '../../src/session'
-import { ROOT, useLocalState } from './helpers'
+import { recordSigner, SessionStore } from '../../src/session'
+import { ROOT, TEST_SECRET, useLocalState } from './helpers'
 
 const REMOTE: WranglerTarget = { configPath: '/app/wrangler.toml', location: { remote: true } }
 
@@ -261,8 +261,9 @@ describe('the repositories over real wrangler commands (local state)', () => {
 
     const kvKey = await local.addSession(created.id)
     // A session written through the adapter, with a TTL.
-    const store = new SessionStore(kv)
-    const record = JSON.parse((await local.kv.get(kvKey)) ?? 'null')
+    const store = new SessionStore(kv, recordSigner([TEST_SECRET]))
+    const record = await local.store.loadByKvKey(kvKey)
+    if (!record) throw new Error('no record for the seeded session')
     const second = 'session:0000000000000000000000000000000000000000000000000000000000000002'
     await Promise.all([
       store.save(second, record),

@@ -1,0 +1,48 @@
+/**
+ * What the gateway knows about a request before any session work: whether its Host is allowed
+ * (Django's ALLOWED_HOSTS) and who the client is (`c.var.clientIp`). Runs first, so a request
+ * for a foreign host costs no storage at all.
+ */
+import type { MiddlewareHandler } from 'hono'
+import { ApiError } from '../errors'
+import { clientIpOf } from './client-ip'
+import { hostAllowed } from './hosts'
+
+export { clientIpOf } from './client-ip'
+export { hostAllowed } from './hosts'
+
+/** What the request middleware sets on the context. */
+export type RequestVariables = {
+  /** The client's address, for the throttle, the audit log and the origin (see `clientIpOf`). */
+  clientIp: string
+}
+
+export interface RequestMiddlewareOptions {
+  /** ALLOWED_HOSTS, as Django writes them. Default: empty, every host is allowed. */
+  allowedHosts?: readonly string[]
+  /** TRUSTED_PROXY_SECRET. Default none: X-Forwarded-For is never read. */
+  trustedProxySecret?: string | null
+}
+
+/** Django's DisallowedHost, answered as a 400 (Django's `SuspiciousOperation`). */
+export class DisallowedHost extends ApiError {
+  constructor() {
+    super(400, 'invalid_host', 'Invalid HTTP_HOST header.')
+  }
+}
+
+/** Creates the request middleware; see `RequestMiddlewareOptions` for the defaults. */
+export function requestMiddleware(
+  options: RequestMiddlewareOptions = {},
+): MiddlewareHandler<{ Variables: RequestVariables }> {
+  const allowedHosts = options.allowedHosts ?? []
+  const secret = options.trustedProxySecret ?? null
+
+  return async function request(c, next) {
+    if (allowedHosts.length > 0 && !hostAllowed(new URL(c.req.url).host, allowedHosts)) {
+      throw new DisallowedHost()
+    }
+    c.set('clientIp', clientIpOf(c.req.raw.headers, secret))
+    await next()
+  }
+}
