@@ -46,6 +46,8 @@ const SETTINGS = [
   'ASSERTION_ISSUER',
   'ASSERTION_AUDIENCE',
   'DEBUG',
+  'ALLOWED_HOSTS',
+  'TRUSTED_PROXY_SECRET',
 ]
 
 /** wrangler must never prompt, phone home or try to fetch account data. */

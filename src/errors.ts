@@ -81,10 +81,10 @@ export class MethodNotAllowed extends ApiError {
   }
 }
 
-/** 413 for a body over the limit. */
+/** 413 for a body (or, with `what`, something else the client sent) over the limit. */
 export class PayloadTooLarge extends ApiError {
-  constructor(limit: number) {
-    super(413, 'payload_too_large', `Request body exceeds ${limit} bytes.`)
+  constructor(limit: number, what = 'Request body') {
+    super(413, 'payload_too_large', `${what} exceeds ${limit} bytes.`)
   }
 }
 
@@ -145,4 +145,14 @@ export function toErrorResponse(error: unknown): Response {
   if (error instanceof ApiError) return errorResponse(error)
   console.error('Unhandled error', error)
   return errorResponse(new ApiError(500, 'server_error', 'A server error occurred.'))
+}
+
+/**
+ * 400 for a request path, or a forward-auth URI, that the gateway cannot read one way only
+ * (src/gateway/paths.ts): refused before anything reaches the origin.
+ */
+export class BadRequestPath extends ApiError {
+  constructor() {
+    super(400, 'bad_request_path', 'Bad request path.')
+  }
 }

@@ -2,7 +2,13 @@
  * The identity assertion as the origin receives it, verified with jose against the JWKS the app
  * itself serves; and the JWKS endpoint.
  */
-import { createLocalJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose'
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose'
 import { describe, expect, it } from 'vitest'
 import { type Echo, gatewayApp, loggedIn, originUrl, privateJwk } from './gateway-helpers'
 import { appFetch, Client } from './helpers'
@@ -84,11 +90,37 @@ describe('X-Auth-Assertion', () => {
       email: 'ada@example.com',
       is_staff: true,
       is_superuser: false,
+      client_ip: 'unknown',
       iat: expect.any(Number),
       exp: (payload.iat as number) + 60,
       jti: expect.stringMatching(/^[A-Za-z0-9]{22}$/),
     })
     expect(Math.abs((payload.iat as number) - Date.now() / 1000)).toBeLessThan(5)
+  })
+
+  it('carries the client address: behind a trusted proxy, its right-most X-Forwarded-For', async () => {
+    const secret = 'trusted-proxy-secret-0123456789-abcdefghij'
+    const { fetcher } = await gatewayApp({ TRUSTED_PROXY_SECRET: secret })
+    const { client } = await loggedIn(fetcher)
+    const claimsFor = async (headers: Record<string, string>) => {
+      const echo = (await (await client.get('/api/me', { headers })).json()) as Echo
+      const token = echo.headers['x-auth-assertion'] as string
+      return { forwarded: echo.headers['x-forwarded-for'], payload: decodeJwt(token) }
+    }
+    const proxied = await claimsFor({
+      'CF-Connecting-IP': '127.0.0.1',
+      'X-Forwarded-For': '10.0.0.9, 198.51.100.23',
+      'X-Trusted-Proxy-Secret': secret,
+    })
+    expect(proxied.payload.client_ip).toBe('198.51.100.23')
+    expect(proxied.forwarded).toBe('198.51.100.23')
+    const spoofed = await claimsFor({
+      'CF-Connecting-IP': '127.0.0.1',
+      'X-Forwarded-For': '198.51.100.23',
+      'X-Trusted-Proxy-Secret': 'wrong-secret-0123456789-abcdefghijklmnopq',
+    })
+    expect(spoofed.payload.client_ip).toBe('127.0.0.1')
+    expect(spoofed.forwarded).toBe('127.0.0.1')
   })
 
   it('is refused by a verifier once its 60 s have passed', async () => {

@@ -79,11 +79,88 @@ describe('GET /auth/verify', () => {
     expect(anonymous.status).toBe(401)
   })
 
-  it('fails closed (403) on an original URI that is not a path', async () => {
+  it('answers 400 "Bad request path." to an original URI that is not a path', async () => {
     const { fetcher } = await gatewayApp()
     const { client } = await loggedIn(fetcher)
-    const response = await client.get('/auth/verify', { headers: { 'X-Original-URI': '*' } })
-    expect(response.status).toBe(403)
+    for (const uri of ['*', 'admin', '']) {
+      const response = await client.get('/auth/verify', { headers: { 'X-Original-URI': uri } })
+      expect(response.status, uri).toBe(400)
+      expect(((await response.json()) as { detail: string }).detail).toBe('Bad request path.')
+      expect(response.headers.get('X-Auth-Assertion')).toBeNull()
+    }
+  })
+
+  it('answers 400 to a URI header sent twice, whatever the order (joined by a comma)', async () => {
+    const { fetcher } = await gatewayApp({ STAFF_PATHS: '/admin/**', PUBLIC_PATHS: '/public/**' })
+    for (const values of [
+      ['/public/x', '/admin/users'],
+      ['/admin/users', '/public/x'],
+      ['/public/x?next=1', '/admin'],
+    ]) {
+      for (const name of ['X-Original-URI', 'X-Forwarded-Uri']) {
+        const headers = new Headers()
+        for (const value of values) headers.append(name, value)
+        const response = await fetcher(new Request('http://localhost/auth/verify', { headers }))
+        expect(response.status, `${name}: ${values}`).toBe(400)
+        expect(response.headers.get('X-Auth-User-Id')).toBeNull()
+      }
+    }
+  })
+
+  it('answers 400 to a raw comma anywhere in the URI, and reads an escaped one (200)', async () => {
+    const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/public/**' })
+    const client = new Client(fetcher)
+    for (const uri of ['/public/a,b', '/public/x?ids=1,2']) {
+      const response = await client.get('/auth/verify', { headers: { 'X-Forwarded-Uri': uri } })
+      expect(response.status, uri).toBe(400)
+    }
+    const escaped = await client.get('/auth/verify', {
+      headers: { 'X-Forwarded-Uri': '/public/a%2Cb?ids=1%2C2' },
+    })
+    expect(escaped.status).toBe(200)
+  })
+
+  it.each([
+    ['/admin;jsessionid=x/users', 'path parameters'],
+    ['/public/..;/admin', '`..;`'],
+    ['/public/../admin', 'a raw dot segment'],
+    ['/public\\..\\admin', 'backslashes'],
+    ['/ADMIN', 'upper case'],
+    ['/admin./', 'a trailing dot'],
+    ['/admin%20/x', 'a trailing space'],
+    ['/%EF%BD%81dmin', 'a fullwidth letter'],
+    ['//admin', 'a doubled slash'],
+  ])('answers 403 to a non-staff user on the original URI %s (%s)', async (uri) => {
+    const { fetcher } = await gatewayApp({ STAFF_PATHS: '/admin/**', PUBLIC_PATHS: '/public/**' })
+    const { client } = await loggedIn(fetcher)
+    for (const name of ['X-Original-URI', 'X-Forwarded-Uri']) {
+      const response = await client.get('/auth/verify', { headers: { [name]: uri } })
+      expect(response.status, name).toBe(403)
+    }
+  })
+
+  it.each([
+    ['/%2561dmin', 'double encoding'],
+    ['/admin%00', 'an escaped NUL'],
+    ['/%C0%AE%C0%AE/admin', 'overlong UTF-8'],
+    ['/a%zz', 'a malformed escape'],
+    ['/public/.../admin', 'a dots-only segment'],
+  ])('answers 400 to the original URI %s (%s), anonymous or not', async (uri) => {
+    const { fetcher } = await gatewayApp({ STAFF_PATHS: '/admin/**', PUBLIC_PATHS: '/public/**' })
+    const { client } = await loggedIn(fetcher, { is_staff: true })
+    for (const requester of [client, new Client(fetcher)]) {
+      const response = await requester.get('/auth/verify', { headers: { 'X-Original-URI': uri } })
+      expect(response.status).toBe(400)
+      expect(((await response.json()) as { detail: string }).detail).toBe('Bad request path.')
+    }
+  })
+
+  it('answers 401 to an anonymous request stepping out of a public prefix with `..;`', async () => {
+    const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/public/**' })
+    const response = await new Client(fetcher).get('/auth/verify', {
+      headers: { 'X-Original-URI': '/public/..;/app' },
+    })
+    expect(response.status).toBe(401)
   })
 
   it('works without ORIGIN_URL (forward-auth only), the audience defaulting to the issuer', async () => {

@@ -4,10 +4,12 @@
  */
 
 import { env } from 'cloudflare:workers'
+import fc from 'fast-check'
 import { describe, expect, inject, it } from 'vitest'
 import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import type { Env } from '../src/env'
+import { NEVER_PROXIED_METHODS } from '../src/gateway'
 import { type Echo, gatewayApp, loggedIn } from './gateway-helpers'
 import { appFetch, Client, hashers } from './helpers'
 
@@ -239,6 +241,137 @@ describe('what the origin receives', () => {
     expect(seen.headers.upgrade).toBeUndefined()
     expect(seen.headers.te).toBeUndefined()
     expect(seen.headers['x-kept']).toBe('yes')
+  })
+})
+
+/** Identity and forwarding headers, as origins read their names (lower case, `-`). */
+const SPOOFABLE = [
+  'x-auth-user-id',
+  'x-auth-username',
+  'x-auth-assertion',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'forwarded',
+  'cf-connecting-ip',
+  'remote-user',
+  'x-remote-user',
+  'x-user',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'true-client-ip',
+  'x-client-ip',
+  'x-trusted-proxy-secret',
+]
+
+/**
+ * Spellings of those names: any letter's case flipped, any `-` written `_`. The exact name
+ * `CF-Connecting-IP` is Cloudflare's to set (the edge overwrites a client's), so its spellings
+ * always carry a `_`.
+ */
+const spoofedName = fc
+  .tuple(
+    fc.constantFrom(...SPOOFABLE),
+    fc.array(fc.boolean(), { minLength: 24, maxLength: 24 }),
+    fc.array(fc.boolean(), { minLength: 24, maxLength: 24 }),
+  )
+  .map(([name, flips, underscores]) => {
+    const spelled = [...name].map((char, i) => {
+      if (char === '-') return underscores[i] ? '_' : '-'
+      return flips[i] ? char.toUpperCase() : char
+    })
+    const text = spelled.join('')
+    return name === 'cf-connecting-ip' && !text.includes('_') ? text.replace('-', '_') : text
+  })
+
+describe('header spellings (property-based)', () => {
+  it('never lets any spelling of an identity or forwarding header reach the origin (200)', async () => {
+    const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/**' })
+    const { client, user } = await loggedIn(fetcher)
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(spoofedName, { minLength: 1, maxLength: 5 }),
+        async (names) => {
+          const headers = Object.fromEntries(names.map((name, i) => [name, `spoof-${i}`]))
+          const seen = await echo(await client.get('/api/me', { headers }))
+          expect(JSON.stringify(seen.headers), names.join(' ')).not.toContain('spoof')
+          expect(seen.headers['x-auth-user-id']).toBe(String(user.id))
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+
+  it('never lets the session cookie reach the origin, however Cookie is split (200)', async () => {
+    const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/**' })
+    const { client } = await loggedIn(fetcher)
+    const key = client.cookies.get('sessionid') as string
+    const sessionName = fc
+      .array(fc.constantFrom('same', 'upper', 'escape'), { minLength: 9, maxLength: 9 })
+      .map((hows) =>
+        [...'sessionid']
+          .map((char, i) => {
+            if (hows[i] === 'upper') return char.toUpperCase()
+            if (hows[i] === 'escape') return `%${char.charCodeAt(0).toString(16)}`
+            return char
+          })
+          .join(''),
+      )
+    const padding = fc.constantFrom('', ' ', '  ', '\t')
+    const sessionCookie = fc
+      .tuple(padding, sessionName, padding)
+      .map(([before, name, after]) => `${before}${name}${after}=${key}`)
+    const arrangement = fc.tuple(
+      fc.shuffledSubarray(['theme=dark', '<session>', 'lang=en'], { minLength: 3 }),
+      sessionCookie,
+      fc.array(fc.constantFrom('; ', ';', ', ', ',', ' ; ', 'new header'), {
+        minLength: 2,
+        maxLength: 2,
+      }),
+    )
+    await fc.assert(
+      fc.asyncProperty(arrangement, async ([order, session, separators]) => {
+        const values = ['']
+        order.forEach((cookie, i) => {
+          const separator = i === 0 ? '' : (separators[i - 1] as string)
+          if (separator === 'new header') values.push('')
+          else values[values.length - 1] += separator
+          values[values.length - 1] += cookie === '<session>' ? session : cookie
+        })
+        const headers = new Headers()
+        for (const value of values) headers.append('Cookie', value)
+        const seen = await echo(await fetcher(new Request('http://localhost/x', { headers })))
+        expect(JSON.stringify(seen), values.join(' | ')).not.toContain(key)
+        expect(seen.headers.cookie).toContain('theme=dark')
+        expect(seen.headers.cookie).toContain('lang=en')
+      }),
+      { numRuns: 200 },
+    )
+  })
+})
+
+describe('TRACE', () => {
+  it('answers 405 with Allow to TRACE and never proxies it, on public paths too', async () => {
+    const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/**' })
+    const { client } = await loggedIn(fetcher)
+    for (const path of ['/x', '/api/me']) {
+      const response = await client.request('TRACE', path)
+      expect(response.status).toBe(405)
+      expect(response.headers.get('Allow')).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS')
+      expect(response.headers.get('X-Origin')).toBeNull()
+      expect(await detail(response)).toBe('Method "TRACE" not allowed.')
+    }
+    // TRACK (IIS) cannot even be built as a Request in workerd; the proxy refuses it all the same.
+    expect(NEVER_PROXIED_METHODS.has('TRACK')).toBe(true)
+  })
+
+  it('answers 405 with Allow to TRACE on the /auth endpoints', async () => {
+    const { fetcher } = await gatewayApp()
+    const response = await new Client(fetcher).request('TRACE', '/auth/login')
+    expect(response.status).toBe(405)
+    expect(response.headers.get('Allow')).toContain('POST')
   })
 })
 

@@ -43,7 +43,7 @@ describe('AssertionSigner', () => {
 
   it('signs with the first key, verifiable against the JWKS', async () => {
     const assertions = signer([await privateJwk('new'), await privateJwk('old')])
-    const token = await assertions.assertionFor(alice, 'sid')
+    const token = await assertions.assertionFor(alice, 'sid', '203.0.113.5')
     const { payload, protectedHeader } = await jwtVerify(
       token,
       createLocalJWKSet(await assertions.jwks()),
@@ -56,33 +56,37 @@ describe('AssertionSigner', () => {
   it('reuses an assertion for the same session and claims for 30 s, then signs anew', async () => {
     let now = 1_700_000_000_000
     const assertions = signer([await privateJwk('k')], { now: () => now })
-    const first = await assertions.assertionFor(alice, 'sid')
+    const first = await assertions.assertionFor(alice, 'sid', '203.0.113.5')
     now += 29_000
-    expect(await assertions.assertionFor(alice, 'sid')).toBe(first)
+    expect(await assertions.assertionFor(alice, 'sid', '203.0.113.5')).toBe(first)
     now += 2_000
-    expect(await assertions.assertionFor(alice, 'sid')).not.toBe(first)
+    expect(await assertions.assertionFor(alice, 'sid', '203.0.113.5')).not.toBe(first)
   })
 
   it('never reuses across sessions or changed claims', async () => {
     const assertions = signer([await privateJwk('k')])
-    const first = await assertions.assertionFor(alice, 'sid')
-    expect(await assertions.assertionFor(alice, 'other')).not.toBe(first)
-    expect(await assertions.assertionFor({ ...alice, is_staff: true }, 'sid')).not.toBe(first)
-    expect(await assertions.assertionFor({ ...alice, email: 'new@example.com' }, 'sid')).not.toBe(
-      first,
-    )
+    const first = await assertions.assertionFor(alice, 'sid', '203.0.113.5')
+    expect(await assertions.assertionFor(alice, 'other', '203.0.113.5')).not.toBe(first)
+    expect(
+      await assertions.assertionFor({ ...alice, is_staff: true }, 'sid', '203.0.113.5'),
+    ).not.toBe(first)
+    expect(
+      await assertions.assertionFor({ ...alice, email: 'new@example.com' }, 'sid', '203.0.113.5'),
+    ).not.toBe(first)
   })
 
   it('keeps at most maxCached assertions, dropping the oldest', async () => {
     const assertions = signer([await privateJwk('k')], { maxCached: 2 })
-    const first = await assertions.assertionFor(alice, 's1')
-    await assertions.assertionFor(alice, 's2')
-    await assertions.assertionFor(alice, 's3')
-    expect(await assertions.assertionFor(alice, 's1')).not.toBe(first)
+    const first = await assertions.assertionFor(alice, 's1', '203.0.113.5')
+    await assertions.assertionFor(alice, 's2', '203.0.113.5')
+    await assertions.assertionFor(alice, 's3', '203.0.113.5')
+    expect(await assertions.assertionFor(alice, 's1', '203.0.113.5')).not.toBe(first)
   })
 
   it('refuses to sign without keys unless ephemeral keys are allowed', async () => {
-    await expect(signer([]).assertionFor(alice, 'sid')).rejects.toBeInstanceOf(ImproperlyConfigured)
+    await expect(signer([]).assertionFor(alice, 'sid', '203.0.113.5')).rejects.toBeInstanceOf(
+      ImproperlyConfigured,
+    )
     expect((await signer([]).jwks()).keys).toEqual([])
     const debug = new AssertionSigner({
       keys: [],
@@ -90,12 +94,14 @@ describe('AssertionSigner', () => {
       issuer: 'i',
       audience: 'a',
     })
-    expect(await debug.assertionFor(alice, 'sid')).toMatch(/^ey/)
+    expect(await debug.assertionFor(alice, 'sid', '203.0.113.5')).toMatch(/^ey/)
   })
 
   it('names ASSERTION_KEYS when a key cannot be imported', async () => {
     const broken = { ...(await privateJwk('k')), d: 'AAAA' }
-    await expect(signer([broken]).assertionFor(alice, 'sid')).rejects.toThrow(/ASSERTION_KEYS/)
+    await expect(signer([broken]).assertionFor(alice, 'sid', '203.0.113.5')).rejects.toThrow(
+      /ASSERTION_KEYS/,
+    )
   })
 
   it('refuses a key without its public coordinates', () => {
@@ -111,15 +117,15 @@ describe('AssertionSigner', () => {
       audience: 'a',
       reuseSeconds: 0,
     })
-    await fresh.assertionFor(alice, 'warm-up')
+    await fresh.assertionFor(alice, 'warm-up', '203.0.113.5')
     const rounds = 300
     let started = performance.now()
-    for (let i = 0; i < rounds; i++) await fresh.assertionFor(alice, `s${i}`)
+    for (let i = 0; i < rounds; i++) await fresh.assertionFor(alice, `s${i}`, '203.0.113.5')
     const signMs = (performance.now() - started) / rounds
     const reused = signer([await privateJwk('k')])
-    await reused.assertionFor(alice, 'sid')
+    await reused.assertionFor(alice, 'sid', '203.0.113.5')
     started = performance.now()
-    for (let i = 0; i < rounds; i++) await reused.assertionFor(alice, 'sid')
+    for (let i = 0; i < rounds; i++) await reused.assertionFor(alice, 'sid', '203.0.113.5')
     const reuseMs = (performance.now() - started) / rounds
     // workerd freezes timers inside a request for Spectre safety; in tests they advance.
     console.log(

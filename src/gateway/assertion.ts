@@ -86,17 +86,18 @@ export class AssertionSigner {
   }
 
   /**
-   * The assertion for `user` on the session `sessionId`: a JWT with `iss`, `aud`, `sub`,
-   * `preferred_username`, `email`, `is_staff`, `is_superuser`, `iat`, `exp` (iat + 60 s) and a
-   * random `jti`, and the `kid` of the signing key in its header.
+   * The assertion for `user` on the session `sessionId`, from `clientIp`: a JWT with `iss`,
+   * `aud`, `sub`, `preferred_username`, `email`, `is_staff`, `is_superuser`, `client_ip`, `iat`,
+   * `exp` (iat + 60 s) and a random `jti`, and the `kid` of the signing key in its header.
    */
-  async assertionFor(user: UserSnapshot, sessionId: string): Promise<string> {
+  async assertionFor(user: UserSnapshot, sessionId: string, clientIp: string): Promise<string> {
     const claims = {
       sub: String(user.id),
       preferred_username: user.username,
       email: user.email,
       is_staff: user.is_staff,
       is_superuser: user.is_superuser,
+      client_ip: clientIp,
     }
     const now = this.#now()
     const cacheKey = `${sessionId}\u0000${JSON.stringify(claims)}`

@@ -3,6 +3,7 @@ import {
   downstreamResponseHeaders,
   headerSafe,
   hopByHopOf,
+  originHeaderName,
   setCookieName,
   upstreamRequestHeaders,
   withoutCookies,
@@ -24,6 +25,28 @@ describe('hopByHopOf', () => {
     const hopByHop = hopByHopOf(headers)
     expect([...headers.keys()].filter((name) => !hopByHop(name))).toEqual(['accept'])
   })
+
+  it('compares names as origins read them: case-folded, `_` as `-`', () => {
+    const headers = new Headers({
+      Connection: 'X_Private_Hop, x-other-hop',
+      'X-Private-Hop': '1',
+      X_Other_Hop: '2',
+      Keep_Alive: 'timeout=5',
+      Transfer_Encoding: 'chunked',
+      Proxy_Authorization: 'Basic Zm9vOmJhcg==',
+      Accept: 'application/json',
+    })
+    const hopByHop = hopByHopOf(headers)
+    expect([...headers.keys()].filter((name) => !hopByHop(name))).toEqual(['accept'])
+  })
+})
+
+describe('originHeaderName', () => {
+  it('folds case and reads `_` as `-`', () => {
+    expect(originHeaderName('X_Auth_User_Id')).toBe('x-auth-user-id')
+    expect(originHeaderName('x-auth_user-ID')).toBe('x-auth-user-id')
+    expect(originHeaderName('CF_Connecting_IP')).toBe('cf-connecting-ip')
+  })
 })
 
 describe('withoutCookies', () => {
@@ -34,6 +57,34 @@ describe('withoutCookies', () => {
       'xsessionid=1; sessionidx=2',
     )
     expect(withoutCookies(null, ['sessionid'])).toBeNull()
+  })
+
+  it('removes the cookie from Cookie headers joined by `, ` and from a `,` inside one', () => {
+    expect(withoutCookies('a=1, sessionid=abc', ['sessionid'])).toBe('a=1')
+    expect(withoutCookies('a=1; b=2, sessionid=abc; c=3', ['sessionid'])).toBe('a=1; b=2; c=3')
+    expect(withoutCookies('sessionid=abc,a=1', ['sessionid'])).toBe('a=1')
+    expect(withoutCookies('sessionid=abc, sessionid=def', ['sessionid'])).toBeNull()
+  })
+
+  it('removes the cookie whatever the whitespace, case or percent-encoding of its name', () => {
+    for (const cookie of [
+      ' sessionid =abc',
+      '\tsessionid\t=abc',
+      'SessionID=abc',
+      'SESSIONID=abc',
+      '%73essionid=abc',
+      '%73%65%73%73%69%6F%6E%69%64=abc',
+      'Session%49d=abc',
+    ]) {
+      expect(withoutCookies(`a=1; ${cookie}; b=2`, ['sessionid']), cookie).toBe('a=1; b=2')
+    }
+  })
+
+  it('keeps other cookies byte for byte, commas in their values included', () => {
+    expect(withoutCookies('list=1,2,3; sessionid=abc; q="x, y"', ['sessionid'])).toBe(
+      'list=1,2,3; q="x, y"',
+    )
+    expect(withoutCookies('a=1, b=2', ['sessionid'])).toBe('a=1, b=2')
   })
 })
 
@@ -82,10 +133,54 @@ describe('upstreamRequestHeaders', () => {
     })
   })
 
+  it('strips every spelling origins read as an identity or forwarding header', () => {
+    const spoofed = [
+      'X_Auth_User_Id',
+      'x-auth_user-id',
+      'X_AUTH_ASSERTION',
+      'X_Forwarded_For',
+      'x_forwarded_host',
+      'CF_Connecting_IP',
+      'X_Real_IP',
+      'Remote-User',
+      'Remote_User',
+      'X-Remote-User',
+      'X-User',
+      'X_Original_URL',
+      'X-Original-URI',
+      'X-Rewrite-URL',
+      'True-Client-IP',
+      'True_Client_Ip',
+      'X-Client-IP',
+      'X-Cluster-Client-IP',
+      'X-Trusted-Proxy-Secret',
+      'x_trusted_proxy_secret',
+    ]
+    const incoming = new Headers({ Accept: 'text/html', X_Custom_Header: 'kept' })
+    for (const name of spoofed) incoming.set(name, `spoof ${name}`)
+    const headers = upstreamRequestHeaders(incoming, info)
+    expect([...headers.keys()].sort()).toEqual([
+      'accept',
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'x-forwarded-proto',
+      'x_custom_header',
+    ])
+    expect(JSON.stringify([...headers])).not.toContain('spoof')
+  })
+
+  it('takes the session cookie out of several Cookie headers', () => {
+    const incoming = new Headers()
+    incoming.append('Cookie', 'theme=dark')
+    incoming.append('Cookie', 'sessionid=s')
+    incoming.append('Cookie', 'lang=en')
+    expect(upstreamRequestHeaders(incoming, info).get('Cookie')).toBe('theme=dark; lang=en')
+  })
+
   it('sets no X-Forwarded-For without CF-Connecting-IP', () => {
     const headers = upstreamRequestHeaders(new Headers({ 'X-Forwarded-For': '1.2.3.4' }), {
       ...info,
-      clientIp: null,
+      clientIp: 'unknown',
     })
     expect(headers.get('X-Forwarded-For')).toBeNull()
   })

@@ -20,54 +20,104 @@ const HOP_BY_HOP = new Set([
 export const IDENTITY_PREFIX = 'x-auth-'
 
 /**
- * Headers a client could use to pass itself off as another address, scheme or host; the gateway
- * sets its own X-Forwarded-* set from what it knows.
+ * A header name as origins read it: case-folded, with `_` read as `-`. CGI, WSGI, PHP and Rack
+ * turn both `X-Auth-User-Id` and `X_Auth_User_Id` into `HTTP_X_AUTH_USER_ID`, so every check on a
+ * client-sent name compares this form.
  */
-const FORWARDING = new Set(['forwarded', 'x-real-ip'])
+export function originHeaderName(name: string): string {
+  return name.toLowerCase().replaceAll('_', '-')
+}
+
+/**
+ * Headers a client could use to pass itself off as another user, address, scheme, host or path;
+ * the gateway sets its own X-Forwarded-* set from what it knows. Besides the standard ones, the
+ * identity and rewrite headers other proxies set and origins trust: Apache's and nginx's
+ * `Remote-User`, IIS URL Rewrite's and Zend's `X-Original-URL` / `X-Rewrite-URL`, Akamai's and
+ * Cloudflare's `True-Client-IP`, and the gateway's own `X-Trusted-Proxy-Secret`.
+ */
+const FORWARDING = new Set([
+  'forwarded',
+  'x-real-ip',
+  'remote-user',
+  'x-remote-user',
+  'x-user',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'true-client-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'x-originating-ip',
+  'x-remote-addr',
+  'x-remote-ip',
+  'x-trusted-proxy-secret',
+])
 
 /**
  * Whether a field of this message is hop-by-hop: RFC 9110's, the Proxy-* family, and those its
- * `Connection` header names.
+ * `Connection` header names. Names are compared as origins read them (`originHeaderName`).
  */
 export function hopByHopOf(headers: Headers): (name: string) => boolean {
   const connection = headers.get('Connection')
   const named = connection
-    ? new Set(connection.split(',').map((name) => name.trim().toLowerCase()))
+    ? new Set(connection.split(',').map((name) => originHeaderName(name.trim())))
     : null
-  return (name) => HOP_BY_HOP.has(name) || name.startsWith('proxy-') || named?.has(name) === true
+  return (name) => {
+    const read = originHeaderName(name)
+    return HOP_BY_HOP.has(read) || read.startsWith('proxy-') || named?.has(read) === true
+  }
 }
 
 /**
- * Request fields never copied from the client as sent: identity and forwarding (the gateway sets
- * its own), Cloudflare's metadata (it describes the hop to the gateway, not to the origin), Host
- * (fetch derives it from ORIGIN_URL) and Cookie (copied without the session cookie).
+ * Request fields never copied from the client as sent, by their name as origins read it:
+ * identity and forwarding (the gateway sets its own), Cloudflare's metadata (it describes the hop
+ * to the gateway, not to the origin), Host (fetch derives it from ORIGIN_URL) and Cookie (copied
+ * without the session cookie).
  */
 function replacedUpstream(name: string): boolean {
+  const read = originHeaderName(name)
   return (
-    name.startsWith(IDENTITY_PREFIX) ||
-    name.startsWith('x-forwarded-') ||
-    name.startsWith('cf-') ||
-    FORWARDING.has(name) ||
-    name === 'host' ||
-    name === 'cookie'
+    read.startsWith(IDENTITY_PREFIX) ||
+    read.startsWith('x-forwarded-') ||
+    read.startsWith('cf-') ||
+    FORWARDING.has(read) ||
+    read === 'host' ||
+    read === 'cookie'
   )
 }
 
+/** A cookie name as a lenient server reads it: trimmed, percent-decoded, case-folded. */
+function cookieNameOf(piece: string): string {
+  const index = piece.indexOf('=')
+  const name = (index < 0 ? piece : piece.slice(0, index)).trim()
+  const decoded = name.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run)
+    } catch {
+      return run
+    }
+  })
+  return decoded.trim().toLowerCase()
+}
+
 /**
- * A `Cookie` header without the named cookies, or null when nothing is left. Pairs are kept
- * byte for byte otherwise, so the origin sees exactly what the browser sent.
+ * A `Cookie` header without the named cookies, or null when nothing is left. The client decides
+ * how the header is split, and servers disagree on how to read it, so a cookie is dropped when any
+ * reading names it: pairs split at `;` and also at `,` (several Cookie headers arrive joined by
+ * `, `, and RFC 2965 servers split there), names trimmed, percent-decoded and case-folded
+ * (`%73essionid`, ` SessionID `). Pairs are kept byte for byte otherwise, so the origin sees what
+ * the browser sent; a pair that had a dropped cookie after a comma keeps its other parts as pairs.
  */
 export function withoutCookies(cookie: string | null, names: readonly string[]): string | null {
   if (cookie === null) return null
-  const kept = cookie
-    .split(';')
-    .map((pair) => pair.trim())
-    .filter((pair) => {
-      if (pair === '') return false
-      const index = pair.indexOf('=')
-      const name = (index < 0 ? pair : pair.slice(0, index)).trim()
-      return !names.includes(name)
-    })
+  const dropped = new Set(names.map(cookieNameOf))
+  const kept: string[] = []
+  for (const pair of cookie.split(';')) {
+    const parts = pair.split(',')
+    const others = parts.filter((part) => !dropped.has(cookieNameOf(part)))
+    const pieces = others.length === parts.length ? [pair] : others
+    for (const piece of pieces) if (piece.trim() !== '') kept.push(piece.trim())
+  }
   return kept.length > 0 ? kept.join('; ') : null
 }
 
@@ -89,7 +139,7 @@ export function headerSafe(value: string): string {
 
 export interface ForwardingInfo {
   /** CF-Connecting-IP: the client's address as Cloudflare saw it. */
-  clientIp: string | null
+  clientIp: string
   /** The URL the client asked the gateway for. */
   url: URL
   /** The session cookie's name: that cookie never reaches the origin. */
@@ -117,7 +167,7 @@ export function upstreamRequestHeaders(
   if (cookie !== null) headers.set('Cookie', cookie)
 
   // Only CF-Connecting-IP is trusted: a client-sent X-Forwarded-For was dropped above.
-  if (info.clientIp) headers.set('X-Forwarded-For', info.clientIp)
+  if (info.clientIp !== 'unknown') headers.set('X-Forwarded-For', info.clientIp)
   headers.set('X-Forwarded-Proto', info.url.protocol.replace(/:$/, ''))
   headers.set('X-Forwarded-Host', info.url.host)
   for (const [name, value] of Object.entries(identity)) headers.set(name, value)

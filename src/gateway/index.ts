@@ -8,7 +8,14 @@
 import type { Context } from 'hono'
 import type { Config } from '../config'
 import type { AppEnv } from '../env'
-import { ImproperlyConfigured, NOT_AUTHENTICATED, NotFound, PermissionDenied } from '../errors'
+import {
+  BadRequestPath,
+  ImproperlyConfigured,
+  MethodNotAllowed,
+  NOT_AUTHENTICATED,
+  NotFound,
+  PermissionDenied,
+} from '../errors'
 import type { UserSnapshot } from '../session'
 import { AssertionSigner } from './assertion'
 import { headerSafe, upstreamRequestHeaders } from './headers'
@@ -25,7 +32,8 @@ import {
 import { forward } from './proxy'
 
 export { ASSERTION_LIFETIME_SECONDS, AssertionSigner, type PublicJwk } from './assertion'
-export { compileGlob, compilePolicy, normalizePath, type Requirement } from './policy'
+export { type PathReading, readPath } from './paths'
+export { compileGlob, compilePolicy, type Requirement } from './policy'
 
 /** The identity headers, as the origin (or the forward-auth proxy) receives them. */
 export const USER_ID_HEADER = 'X-Auth-User-Id'
@@ -65,6 +73,16 @@ export function isReservedPath(path: string): boolean {
   )
 }
 
+/**
+ * Methods the proxy never forwards: TRACE (and TRACK, IIS's alias) make the origin echo the
+ * request back, so cross-site tracing could read HttpOnly cookies and the gateway's identity
+ * headers from the response.
+ */
+export const NEVER_PROXIED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK'])
+
+/** The `Allow` header of the 405 for a never-proxied method. */
+export const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
 /** The sign-in URL that comes back to `url` (path and query) after login. */
 export function loginRedirect(url: URL): string {
   return `${LOGIN_PATH}?next=${encodeURIComponent(url.pathname + url.search)}`
@@ -96,11 +114,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   async function identityHeaders(
     user: UserSnapshot,
     sessionId: string,
+    clientIp: string,
   ): Promise<Record<string, string>> {
     return {
       [USER_ID_HEADER]: String(user.id),
       [USERNAME_HEADER]: headerSafe(user.username),
-      [ASSERTION_HEADER]: await signer.assertionFor(user, sessionId),
+      [ASSERTION_HEADER]: await signer.assertionFor(user, sessionId, clientIp),
     }
   }
 
@@ -122,30 +141,39 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       const user = c.var.user
       // nginx sends X-Original-URI (by convention); Traefik and Caddy send X-Forwarded-Uri. A
       // proxy sets its own but may pass the other on from the client, so both count and the
-      // stricter wins: a client-sent header can only tighten the policy, never relax it.
+      // stricter wins: a client-sent header can only tighten the policy, never relax it. A URI
+      // whose path cannot be read one way only (a comma included: see originalPath) is a 400.
       const uris = [c.req.header('X-Original-URI'), c.req.header('X-Forwarded-Uri')].filter(
         (uri) => uri !== undefined,
       )
-      // Without a URI only the login is checked; a URI that is not a path fails closed.
-      const requirement = uris.reduce<Requirement>(
-        (strictest, uri) => {
-          const path = originalPath(uri)
-          return stricter(strictest, path === null ? 'staff' : policy.requirementFor(path))
-        },
-        uris.length === 0 ? 'user' : 'public',
-      )
+      // Without a URI only the login is checked.
+      let requirement: Requirement = uris.length === 0 ? 'user' : 'public'
+      for (const uri of uris) {
+        const path = originalPath(uri)
+        const required = path === null ? null : policy.requirementFor(path)
+        if (required === null) throw new BadRequestPath()
+        requirement = stricter(requirement, required)
+      }
       enforce(accessFor(requirement, user))
-      const headers = new Headers(user ? await identityHeaders(user, c.var.session.id) : {})
+      const headers = new Headers(
+        user ? await identityHeaders(user, c.var.session.id, c.var.clientIp) : {},
+      )
       headers.set('Cache-Control', 'no-store')
       return new Response(null, { status: 200, headers })
     },
 
     async proxy(c) {
+      if (NEVER_PROXIED_METHODS.has(c.req.method)) {
+        throw new MethodNotAllowed(c.req.method, PROXIED_METHODS)
+      }
       const url = new URL(c.req.url)
       const origin = config.originUrl
       if (!origin || isReservedPath(url.pathname)) throw new NotFound()
+      // The origin gets this very pathname (proxy.ts), so this is what every reading starts from.
+      const requirement = policy.requirementFor(url.pathname)
+      if (requirement === null) throw new BadRequestPath()
       const user = c.var.user
-      const access = accessFor(policy.requirementFor(url.pathname), user)
+      const access = accessFor(requirement, user)
       if (access === 'login' && isBrowserNavigation(c.req.method, c.req.header('Accept'))) {
         return c.redirect(loginRedirect(url), 302)
       }
@@ -153,11 +181,11 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       const headers = upstreamRequestHeaders(
         c.req.raw.headers,
         {
-          clientIp: c.req.header('CF-Connecting-IP') ?? null,
+          clientIp: c.var.clientIp,
           url,
           sessionCookieName: config.sessionCookieName,
         },
-        user ? await identityHeaders(user, c.var.session.id) : {},
+        user ? await identityHeaders(user, c.var.session.id, c.var.clientIp) : {},
       )
       return forward(c.req.raw, url, headers, {
         origin,

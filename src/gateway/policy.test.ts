@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  accessFor,
-  compileGlob,
-  compilePolicy,
-  isBrowserNavigation,
-  normalizePath,
-  originalPath,
-} from './policy'
+import { accessFor, compileGlob, compilePolicy, isBrowserNavigation, originalPath } from './policy'
 
 const matches = (glob: string, path: string) => compileGlob(glob).test(path)
 
@@ -46,23 +39,6 @@ describe('compileGlob', () => {
   })
 })
 
-describe('normalizePath', () => {
-  it.each([
-    ['/%61dmin', '/admin'],
-    ['//admin//users', '/admin/users'],
-    ['/static/..%2Fadmin', '/admin'],
-    ['/a/./b/../c', '/a/c'],
-    ['/a\\b', '/a/b'],
-    ['/../../x', '/x'],
-    ['/dir/', '/dir/'],
-    ['/', '/'],
-    ['/%E2%9C%93', '/✓'],
-    ['/bad%zz/%61', '/bad%zz/a'],
-  ])('turns %s into %s', (input, output) => {
-    expect(normalizePath(input)).toBe(output)
-  })
-})
-
 describe('compilePolicy', () => {
   const policy = compilePolicy({ publicPaths: ['/static/**', '/'], staffPaths: ['/admin/**'] })
 
@@ -82,6 +58,46 @@ describe('compilePolicy', () => {
     expect(policy.requirementFor('/static/..%2Fapi')).toBe('user')
     expect(policy.requirementFor('/static/..%2Fadmin')).toBe('staff')
     expect(policy.requirementFor('/%61dmin')).toBe('staff')
+  })
+
+  it.each([
+    ['/admin;jsessionid=x/users', 'path parameters'],
+    ['/static/..;/admin', '`..;` as a dot segment'],
+    ['/ADMIN/users', 'case'],
+    ['/admin./users', 'a trailing dot'],
+    ['/admin%20/users', 'a trailing space'],
+    ['/%EF%BD%81%EF%BD%84%EF%BD%8D%EF%BD%89%EF%BD%8E', 'fullwidth letters (NFKC)'],
+    ['/static\\..\\admin', 'backslashes'],
+    ['/static/..%5Cadmin', 'an escaped backslash'],
+    ['/admin;x/../public', 'parameters stripped, dot segments not resolved'],
+    ['/ADMIN/..;/public', 'case folded, dot segments not resolved'],
+  ])('answers staff for %s (%s)', (path) => {
+    expect(policy.requirementFor(path)).toBe('staff')
+  })
+
+  it('is null for a path it cannot read one way only', () => {
+    for (const path of ['/%2561dmin', '/a%00', '/%C0%AE%C0%AE/admin', '/a%zz', '/a/.../b']) {
+      expect(policy.requirementFor(path), path).toBeNull()
+    }
+  })
+
+  it('calls a path public only when every reading is', () => {
+    expect(policy.requirementFor('/static/..;/api')).toBe('user')
+    expect(policy.requirementFor('/static/%2e%2e%2Fapi')).toBe('user')
+    expect(policy.requirementFor('/STATIC/app.js')).toBe('user')
+    expect(policy.requirementFor('/static/App.JS')).toBe('public')
+    expect(policy.requirementFor('/static/a%20b.css')).toBe('public')
+  })
+
+  it('matches case-folded globs against the readings of case-insensitive origins', () => {
+    const mixed = compilePolicy({ publicPaths: ['/Static/**'], staffPaths: ['/Admin/**'] })
+    expect(mixed.requirementFor('/admin/x')).toBe('staff')
+    expect(mixed.requirementFor('/Static/x')).toBe('public')
+    // A case-sensitive origin serves something else at /static/x.
+    expect(mixed.requirementFor('/static/x')).toBe('user')
+    const kelvin = compilePolicy({ publicPaths: [], staffPaths: ['/key/**', '/secret/**'] })
+    expect(kelvin.requirementFor('/%E2%84%AAey/1')).toBe('staff')
+    expect(kelvin.requirementFor('/%C5%BFecret')).toBe('staff')
   })
 })
 
@@ -127,5 +143,12 @@ describe('originalPath', () => {
     expect(originalPath('admin')).toBeNull()
     expect(originalPath('*')).toBeNull()
     expect(originalPath('/a\tb')).toBeNull()
+  })
+
+  it('is null for any raw comma (a header sent twice), and keeps an escaped one', () => {
+    expect(originalPath('/public/x, /admin')).toBeNull()
+    expect(originalPath('/public/x?a=1,2')).toBeNull()
+    expect(originalPath('/a,b')).toBeNull()
+    expect(originalPath('/a%2Cb')).toBe('/a%2Cb')
   })
 })

@@ -4,9 +4,15 @@
  *
  * Glob syntax (docs/forward-auth.md): `*` matches any characters within one path segment (never a
  * `/`); `**` matches across segments; a trailing `/**` also matches the directory itself, so
- * `/admin/**` covers `/admin`, `/admin/` and `/admin/users/1`. Anything else matches literally
- * and case-sensitively; the query string is never part of the match.
+ * `/admin/**` covers `/admin`, `/admin/` and `/admin/users/1`. Anything else matches literally;
+ * the query string is never part of the match.
+ *
+ * Globs are matched against every reading of a path an origin could make (paths.ts), with
+ * case-folded globs for the readings of origins that compare case-insensitively.
  */
+import { foldCase, hasControlCharacter, readPath } from './paths'
+
+export { hasControlCharacter } from './paths'
 
 /** What a path requires. Ordered from the least to the most restrictive. */
 export type Requirement = 'public' | 'user' | 'staff'
@@ -52,61 +58,39 @@ export function globMatcher(globs: readonly string[]): (path: string) => boolean
   return (path) => patterns.some((pattern) => pattern.test(path))
 }
 
-/**
- * The path as an origin might understand it: percent-decoded, backslashes as slashes, repeated
- * slashes merged and dot segments resolved. `/%61dmin`, `//admin` and `/static/..%2Fadmin` all
- * become `/admin`, so an encoding trick cannot step around STAFF_PATHS.
- */
-export function normalizePath(path: string): string {
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(path)
-  } catch {
-    // A malformed escape: decode what can be decoded, leave the rest as it is.
-    decoded = path.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
-      try {
-        return decodeURIComponent(run)
-      } catch {
-        return run
-      }
-    })
-  }
-  const segments: string[] = []
-  const parts = decoded.replace(/\\/g, '/').split('/')
-  for (const [index, part] of parts.entries()) {
-    const last = index === parts.length - 1
-    if (part === '..') segments.pop()
-    if (part === '.' || part === '..') {
-      if (last) segments.push('')
-      continue
-    }
-    if (part === '' && !last) continue
-    segments.push(part)
-  }
-  return `/${segments.join('/')}`
-}
-
 /** A policy compiled once: `requirementFor(path)` for the path of a request. */
 export interface CompiledPolicy {
   /**
-   * What `path` (a URL pathname, still percent-encoded) requires. The raw and the normalized
-   * forms are both matched and the stricter answer wins: a path is public only when both are
-   * public, and staff-only when either is.
+   * What `path` (a URL pathname, still percent-encoded) requires, or null when the gateway cannot
+   * read it one way only (a 400; see paths.ts). Every reading of the path is matched, and the
+   * strictest answer wins: a path is public only when every reading is public, and staff-only
+   * when any reading is.
    */
-  requirementFor(path: string): Requirement
+  requirementFor(path: string): Requirement | null
 }
 
-/** Compiles PUBLIC_PATHS and STAFF_PATHS. */
+/**
+ * Compiles PUBLIC_PATHS and STAFF_PATHS, each twice: as written, for the readings an origin
+ * compares exactly, and case-folded (`foldCase`), for those it compares case-insensitively.
+ */
 export function compilePolicy(policy: PathPolicy): CompiledPolicy {
-  const isPublic = globMatcher(policy.publicPaths)
-  const isStaff = globMatcher(policy.staffPaths)
-  const one = (path: string): Requirement => {
-    if (isStaff(path)) return 'staff'
-    return isPublic(path) ? 'public' : 'user'
+  const exact = { public: globMatcher(policy.publicPaths), staff: globMatcher(policy.staffPaths) }
+  const folded = {
+    public: globMatcher(policy.publicPaths.map(foldCase)),
+    staff: globMatcher(policy.staffPaths.map(foldCase)),
   }
   return {
     requirementFor(path) {
-      return stricter(one(path), one(normalizePath(path)))
+      const readings = readPath(path)
+      if (readings === null) return null
+      let requirement: Requirement = 'public'
+      for (const reading of readings) {
+        const globs = reading.folded ? folded : exact
+        const seen = reading.folded ? foldCase(reading.path) : reading.path
+        if (globs.staff(seen)) return 'staff'
+        if (!globs.public(seen)) requirement = 'user'
+      }
+      return requirement
     },
   }
 }
@@ -135,22 +119,19 @@ export function isBrowserNavigation(method: string, accept: string | undefined):
   return method === 'GET' && /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept ?? '')
 }
 
-/** The path (and query) of an `X-Original-URI` / `X-Forwarded-Uri` header, or null. */
+/**
+ * The path of an `X-Original-URI` / `X-Forwarded-Uri` value (origin-form, or an absolute URI
+ * reduced to its path; query and fragment dropped), or null when it holds none: not a path, a
+ * control character, or a comma. A header sent twice reaches the gateway as its values joined by
+ * `, `, and which of them the proxy acted on cannot be known, so a raw comma anywhere in the value
+ * is refused (an escaped `%2C` is fine).
+ */
 export function originalPath(uri: string | undefined): string | null {
-  if (uri === undefined) return null
+  if (uri === undefined || uri.includes(',')) return null
   const value = uri.trim()
   // Origin-form only (RFC 9112 §3.2.1); an absolute URI is reduced to its path.
   const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(value)
   const path = (match ? match[1] || '/' : value).split('#')[0]?.split('?')[0] ?? ''
   if (!path.startsWith('/') || hasControlCharacter(path)) return null
   return path
-}
-
-/** Whether `text` holds a C0 control (tab, CR and LF included), DEL or a C1 control. */
-export function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true
-  }
-  return false
 }

@@ -11,6 +11,7 @@ import {
   checkForwardAuth,
   createForwardAuthUsers,
   forwardAuthSettings,
+  PROXY_SECRET,
   startOrigin,
 } from './forward-auth.mjs'
 import { check, freePort, root, startStack, waitForHttp } from './lib.mjs'
@@ -40,7 +41,8 @@ export async function caddyTest(resources) {
       `{\n\tadmin off\n}\n\n${template
         .replaceAll('__SITE__', site)
         .replaceAll('__GATEWAY__', `127.0.0.1:${stack.port}`)
-        .replaceAll('__ORIGIN__', `127.0.0.1:${originPort}`)}`,
+        .replaceAll('__ORIGIN__', `127.0.0.1:${originPort}`)
+        .replaceAll('__PROXY_SECRET__', PROXY_SECRET)}`,
     )
     const env = { HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir }
     const valid = await resources.run(

@@ -9,6 +9,9 @@ import { check, createUser } from './lib.mjs'
 
 export const PASSWORD = 'forward-auth-passphrase-77'
 
+/** TRUSTED_PROXY_SECRET, shared by the gateway and the proxy's config. */
+export const PROXY_SECRET = 'e2e-trusted-proxy-secret-0123456789-abcdef'
+
 /** Creates the scenario's users: nina, and sam who is staff. */
 export async function createForwardAuthUsers(resources, state) {
   await createUser(resources, state, 'nina', PASSWORD)
@@ -22,6 +25,7 @@ export function forwardAuthSettings(site) {
     PUBLIC_PATHS: '/public/**',
     STAFF_PATHS: '/admin/**',
     ASSERTION_AUDIENCE: site,
+    TRUSTED_PROXY_SECRET: PROXY_SECRET,
   }
 }
 
@@ -111,6 +115,14 @@ export async function checkForwardAuth(site) {
   check(seen.username === 'nina', 'X-Auth-Username set')
   check(seen.claims?.sub === String(user.id), `assertion verified by the origin: ${seen.error}`)
   check(seen.claims?.aud === site && seen.claims?.iss === 'sessiongate', 'iss and aud pinned')
+  // The proxy vouches for the client's address with the secret; a client's own claim is ignored.
+  const spoofedAddress = await (
+    await get(`${site}/app/data`, { Cookie: cookie, 'X-Forwarded-For': '203.0.113.66' })
+  ).json()
+  check(
+    spoofedAddress.claims?.client_ip === '127.0.0.1',
+    `client address from the proxy, not the client: ${spoofedAddress.claims?.client_ip}`,
+  )
   check(!seen.cookie?.includes('sessionid'), `session cookie kept from the app: ${seen.cookie}`)
   check(seen.cookie?.includes('theme=dark'), 'other cookies reach the app')
 

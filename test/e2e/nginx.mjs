@@ -9,6 +9,7 @@ import {
   checkForwardAuth,
   createForwardAuthUsers,
   forwardAuthSettings,
+  PROXY_SECRET,
   startOrigin,
 } from './forward-auth.mjs'
 import { check, freePort, root, startStack, waitForHttp } from './lib.mjs'
@@ -21,6 +22,7 @@ async function writeNginxConf(dir, listen, gateway, origin) {
     .replaceAll('__LISTEN__', listen)
     .replaceAll('__GATEWAY__', gateway)
     .replaceAll('__ORIGIN__', origin)
+    .replaceAll('__PROXY_SECRET__', PROXY_SECRET)
   const conf = `daemon off;
 worker_processes 1;
 pid ${dir}/nginx.pid;

@@ -6,6 +6,7 @@
  * Needs (Debian): chromium, nginx, caddy, python3-django, python3-djangorestframework,
  * python3-jwt.
  */
+import { bodiesTest } from './bodies.mjs'
 import { browserTest } from './browser.mjs'
 import { caddyTest } from './caddy.mjs'
 import { djangoTest, djangoUnitTests } from './django.mjs'
@@ -14,6 +15,7 @@ import { nginxTest } from './nginx.mjs'
 
 const TESTS = {
   browser: browserTest,
+  bodies: bodiesTest,
   nginx: nginxTest,
   caddy: caddyTest,
   'django-unit': djangoUnitTests,
