@@ -11,10 +11,10 @@ import { csrfMiddleware } from './csrf'
 import type { AppEnv } from './env'
 import { errorResponse, NotFound, toErrorResponse } from './errors'
 import { createGateway } from './gateway'
+import { requestMiddleware } from './request'
 import { authRoutes } from './routes/auth'
 import { readBody } from './routes/body'
 import { route } from './routes/methods'
-import { requestMiddleware } from './request'
 import { recordSigner, sessionMiddleware } from './session'
 
 export interface AppDependencies {

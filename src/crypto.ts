@@ -103,7 +103,7 @@ export class HmacSigner {
    */
   async verify(signature: string, message: string): Promise<boolean> {
     const bytes = fromHex(signature)
-    if (!bytes || bytes.length !== 32) return false
+    if (bytes?.length !== 32) return false
     const data = encoder.encode(message)
     let valid = false
     for (const key of this.#keys) {
@@ -117,6 +117,7 @@ export class HmacSigner {
 export function fromHex(text: string): Uint8Array | null {
   if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return null
   const bytes = new Uint8Array(text.length / 2)
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16)
+  for (let i = 0; i < bytes.length; i++)
+    bytes[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16)
   return bytes
 }

@@ -587,7 +587,7 @@ describe('no timing oracle for unknown usernames', () => {
     // cost as much, or the time of a failure would tell that the imported user exists.
     const imported = await new UserRepository(env.DB).create({
       username: uniqueName('imported'),
-      password: 'pbkdf2_sha256$1000$salt$' + 'A'.repeat(43) + '=',
+      password: `pbkdf2_sha256$1000$salt$${'A'.repeat(43)}=`,
     })
     const stored = new Set(
       (await env.DB.prepare('SELECT password FROM users').all<{ password: string }>()).results.map(

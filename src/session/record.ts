@@ -113,7 +113,11 @@ export async function openRecord(
   kvKey: string,
   text: string | null,
 ): Promise<SessionRecord | null> {
-  if (text === null || !text.startsWith(SEAL_PREFIX) || text.slice(SEAL_END, SEALED_BODY) !== '",') {
+  if (
+    text === null ||
+    !text.startsWith(SEAL_PREFIX) ||
+    text.slice(SEAL_END, SEALED_BODY) !== '",'
+  ) {
     return null
   }
   const json = `{${text.slice(SEALED_BODY)}`

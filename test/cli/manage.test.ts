@@ -6,7 +6,6 @@
 import { describe, expect, it } from 'vitest'
 import { loadHashers } from '../../scripts/lib/hashers'
 import { toSnapshot } from '../../src/auth/users'
-import type { UserSnapshot } from '../../src/session'
 import { TEST_SECRET, useLocalState } from './helpers'
 
 const PASSWORD = 'secret pass phrase 1'
