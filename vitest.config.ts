@@ -28,7 +28,7 @@ export default defineConfig({
     // The Node-side tools' tests (the user CLI) run in Node: vitest.node.config.ts.
     exclude: [...configDefaults.exclude, 'test/cli/**'],
     setupFiles: ['test/setup.ts'],
-    // A real local HTTP origin for the gateway tests (test/gateway-origin.ts).
-    globalSetup: ['test/gateway-origin.ts'],
+    // A real local HTTP origin for the gateway tests (test/gateway/origin.ts).
+    globalSetup: ['test/gateway/origin.ts'],
   },
 })

@@ -3,17 +3,17 @@
  * way: session → auth → CSRF → route (the /auth API, or the gateway) → response.
  */
 import { Hono } from 'hono'
+import type { Hashers } from './accounts/hashers'
 import { authMiddleware, confirmSaved } from './auth'
-import type { Hashers } from './auth/hashers'
 import { LastSeen } from './auth/last-seen'
 import type { Config } from './config'
+import type { AppEnv } from './context'
 import { csrfMiddleware } from './csrf'
-import type { AppEnv } from './env'
 import { errorResponse, NotFound, toErrorResponse } from './errors'
 import { createGateway } from './gateway'
 import { requestMiddleware } from './request'
 import { authRoutes } from './routes/auth'
-import { readBody } from './routes/body'
+import { isFormRequest, readBody } from './routes/body'
 import { route } from './routes/methods'
 import { recordSigner, sessionMiddleware } from './session'
 
@@ -23,8 +23,6 @@ export interface AppDependencies {
   /** The clock (ms). Default `Date.now`; tests move it with fake timers. */
   now?: () => number
 }
-
-const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
 
 /** Builds the sessiongate app for a validated configuration. */
 export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
@@ -76,9 +74,8 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       // DRF enforces the token only for requests the session cookie authenticated.
       isSessionAuthenticated: (c) => c.get('user') != null,
       formToken: async (c) => {
-        const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase() ?? ''
         // Only /auth bodies are parsed here; proxied bodies stream to the origin untouched.
-        if (!c.req.path.startsWith('/auth/') || !FORM_TYPES.includes(type)) return undefined
+        if (!c.req.path.startsWith('/auth/') || !isFormRequest(c.req.raw)) return undefined
         const body = (await readBody(c)) as Record<string, unknown>
         return typeof body.csrfmiddlewaretoken === 'string' ? body.csrfmiddlewaretoken : undefined
       },

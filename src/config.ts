@@ -4,10 +4,10 @@
  * with a 500 whose body says which setting: never a silent default.
  */
 
-import { randomString } from './crypto'
 import type { Env } from './env'
 import { ImproperlyConfigured } from './errors'
-import { parseUrl } from './urls'
+import { ALPHANUMERIC, randomString } from './utils/crypto'
+import { parseUrl } from './utils/url'
 
 export interface Config {
   /** DEBUG: local development only. Relaxes the SECRET_KEY strength check. Default false. */
@@ -57,7 +57,6 @@ export interface Config {
 /** Django's own check (security.W009): 50+ characters, 5+ distinct, not a generated dev key. */
 const MIN_SECRET_LENGTH = 50
 const MIN_SECRET_UNIQUE = 5
-const SECRET_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 /** RFC 6265 cookie-name token characters. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -113,7 +112,7 @@ function secretKey(env: Env, debug: boolean): string {
     if (!debug) throw new ImproperlyConfigured('SECRET_KEY', 'is not set.')
     // DEBUG only: a per-isolate key, so a missing .dev.vars still runs (sessions end on reload).
     console.warn('SECRET_KEY is not set; using a random key for this DEBUG process.')
-    return randomString(SECRET_ALPHABET, 64)
+    return randomString(ALPHANUMERIC, 64)
   }
   const problem = weakness(key)
   if (problem && !debug) throw new ImproperlyConfigured('SECRET_KEY', problem)

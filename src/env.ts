@@ -1,8 +1,3 @@
-import type { AuthVariables } from './auth'
-import type { CsrfVariables } from './csrf'
-import type { RequestVariables } from './request'
-import type { SessionVariables } from './session'
-
 /**
  * The Worker's bindings, declared once. Every setting is an optional string: `config.ts` parses
  * and validates them, so nothing else reads `env` for settings.
@@ -38,10 +33,4 @@ export interface Env {
   ALLOWED_HOSTS?: string
   /** Shared with a forward-auth proxy: its X-Forwarded-For is then the client's address. */
   TRUSTED_PROXY_SECRET?: string
-}
-
-/** Hono's environment for the whole app: the bindings and every middleware's variables. */
-export type AppEnv = {
-  Bindings: Env
-  Variables: RequestVariables & SessionVariables & AuthVariables & CsrfVariables
 }

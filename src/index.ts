@@ -4,10 +4,11 @@
  */
 import argon2 from '@phi-ag/argon2/argon2.wasm'
 import type { Hono } from 'hono'
+import { createHashers } from './accounts/hashers'
 import { createApp } from './app'
-import { createHashers } from './auth/hashers'
 import { loadConfig } from './config'
-import type { AppEnv, Env } from './env'
+import type { AppEnv } from './context'
+import type { Env } from './env'
 import { toErrorResponse } from './errors'
 
 const hashers = createHashers(argon2)

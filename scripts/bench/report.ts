@@ -4,7 +4,7 @@
  * exit status; timing targets are printed only, because a loaded machine must not fail the run,
  * and so are production limits that the local runtime does not enforce.
  */
-import { renderTable } from '../lib/table'
+import { renderTable } from '../cli/table'
 import type { MemoryResult } from './memory'
 import { hotPathMet, type ScenarioResult } from './scenarios'
 

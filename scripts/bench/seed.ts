@@ -6,8 +6,8 @@
 
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { UserRepository } from '../../src/auth/users'
-import { loadHashers } from '../lib/hashers'
+import { UserRepository } from '../../src/accounts/users'
+import { loadHashers } from '../cli/hashers'
 import { schemaStatements } from '../lib/schema'
 
 /** A logged-in session, as a browser holds it. */

@@ -1,7 +1,7 @@
 /**
  * Assertion keys for sessiongate (ASSERTION_KEYS): private EC P-256 JWKs with a random `kid`.
  * Plain JavaScript with WebCrypto, so `scripts/dev.mjs` runs under bare `node` and
- * `scripts/keys.ts` under tsx share the one generator.
+ * `scripts/cli/keys.ts` under tsx share the one generator.
  */
 
 /** base64url of bytes, without padding (RFC 7515 §2). */

@@ -3,7 +3,7 @@
  * (`get_session_auth_hash`), so a password change makes it stale. (What lets the hot path trust
  * the user snapshot without D1 is the record's seal: session/record.ts.)
  */
-import { constantTimeEqual, saltedHmacHex } from '../crypto'
+import { constantTimeEqual, saltedHmacHex } from '../utils/crypto'
 
 /** Django's `key_salt` for `AbstractBaseUser.get_session_auth_hash`. */
 const AUTH_HASH_SALT = 'django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash'

@@ -8,17 +8,17 @@
  * from D1 (`confirmSaved`), so a session saved across a password change does not survive it.
  */
 import type { MiddlewareHandler } from 'hono'
-import { inBackground } from '../background'
-import type { HmacSigner } from '../crypto'
+import type { Hashers } from '../accounts/hashers'
+import { toSnapshot, UserRepository, type UserRow } from '../accounts/users'
 import type { Env } from '../env'
 import type { Session, SessionRecord, SessionVariables, UserSnapshot } from '../session'
 import { SessionStore } from '../session'
+import { inBackground } from '../utils/background'
+import type { HmacSigner } from '../utils/crypto'
 import { verifySessionAuthHash } from './auth-hash'
-import type { Hashers } from './hashers'
 import { LastSeen } from './last-seen'
 import { type AuthContext, HASH_SESSION_KEY, SESSION_KEY } from './login'
 import { SessionIndex } from './session-index'
-import { toSnapshot, UserRepository, type UserRow } from './users'
 
 export type { AuthContext } from './login'
 

@@ -1,16 +1,17 @@
 /**
  * Django's `authenticate()`, `login()` and `logout()`, over D1 users and KV sessions.
  */
-import { saltedHmacHex } from '../crypto'
+
+import type { Hashers } from '../accounts/hashers'
+import { checkPassword, makePassword } from '../accounts/passwords'
+import { toSnapshot, type UserRepository, type UserRow } from '../accounts/users'
 import { ValidationError } from '../errors'
 import type { Session, SessionStore } from '../session'
 import { kvKeyFor } from '../session/key'
 import type { BatchedCheck } from '../throttle'
+import { saltedHmacHex } from '../utils/crypto'
 import { sessionAuthHash } from './auth-hash'
-import type { Hashers } from './hashers'
-import { checkPassword, makePassword } from './passwords'
 import type { SessionIndex } from './session-index'
-import { toSnapshot, type UserRepository, type UserRow } from './users'
 
 /** DRF's message for every failed login, whatever the reason. */
 export const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.'

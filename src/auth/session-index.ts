@@ -4,8 +4,9 @@
  * CLI call. So the snapshot in a session record never outlives a change to its user, and the hot
  * path stays at one KV read. Every query about `user_sessions` lives here, bound.
  */
+
+import { USER_COLUMNS, type UserRow } from '../accounts/users'
 import type { SessionStore, UserSnapshot } from '../session'
-import { USER_COLUMNS, type UserRow } from './users'
 
 export interface SessionIndexRow {
   id: string

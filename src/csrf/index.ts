@@ -6,8 +6,8 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
-import { serializeCookie } from '../cookies'
 import { PermissionDenied } from '../errors'
+import { serializeCookie } from '../utils/cookies'
 import { failedOrigin } from './origin'
 import { maskSecret, newCsrfSecret, secretFromCookie, tokenMatches } from './tokens'
 

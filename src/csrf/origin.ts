@@ -4,7 +4,7 @@
  * whose Origin is neither the request's own nor trusted, is refused. Requests without either header (curl, server-to-server) pass
  * here and rely on the token check.
  */
-import { parseUrl } from '../urls'
+import { parseUrl } from '../utils/url'
 
 /**
  * Whether `origin` matches one of the trusted origins: exactly, or under a `scheme://*.domain`

@@ -4,7 +4,7 @@
  * it), so the token in a page changes on every request and cannot be read back by BREACH-style
  * compression attacks. Either form is accepted from the client.
  */
-import { constantTimeEqual, randomString } from '../crypto'
+import { constantTimeEqual, randomString } from '../utils/crypto'
 
 /** Django's CSRF_ALLOWED_CHARS, in Django's order (the masking arithmetic depends on it). */
 export const CSRF_ALLOWED_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'

@@ -8,14 +8,13 @@
  * gives a different cache key, so it is never served stale.
  */
 import { importJWK, type JWK, SignJWT } from 'jose'
-import { randomString } from '../crypto'
 import { ImproperlyConfigured } from '../errors'
 import type { UserSnapshot } from '../session'
+import { ALPHANUMERIC, randomString } from '../utils/crypto'
 
 /** The lifetime of an assertion: short, because a revoked session is only seen at one location. */
 export const ASSERTION_LIFETIME_SECONDS = 60
 const ALG = 'ES256'
-const JTI_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
 
 /** A public key as `/.well-known/jwks.json` lists it. */
 export interface PublicJwk {
@@ -119,7 +118,7 @@ export class AssertionSigner {
       .setIssuedAt(iat)
       .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
       // 128 bits: 22 characters of a 62-letter alphabet = 131 bits.
-      .setJti(randomString(JTI_ALPHABET, 22))
+      .setJti(randomString(ALPHANUMERIC, 22))
       .sign(signing.key)
     if (this.#reuseMs > 0)
       this.#remember(cacheKey, { token, reuseUntil: iat * 1000 + this.#reuseMs })
@@ -178,5 +177,5 @@ async function ephemeralKey(): Promise<JsonWebKey & { kid: string }> {
     'verify',
   ])) as CryptoKeyPair
   const jwk = (await crypto.subtle.exportKey('jwk', pair.privateKey)) as JsonWebKey
-  return { ...jwk, kid: `ephemeral-${randomString(JTI_ALPHABET, 12)}` }
+  return { ...jwk, kid: `ephemeral-${randomString(ALPHANUMERIC, 12)}` }
 }

@@ -7,7 +7,7 @@
  */
 import type { Context } from 'hono'
 import type { Config } from '../config'
-import type { AppEnv } from '../env'
+import type { AppEnv } from '../context'
 import {
   BadRequestPath,
   ImproperlyConfigured,

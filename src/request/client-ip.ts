@@ -8,8 +8,9 @@
  * right-most `X-Forwarded-For` entry, the one that proxy appended, is the client. Entries to its
  * left were sent by the client and are never read.
  */
-import { constantTimeEqual } from '../crypto'
+
 import { isIpAddress } from '../throttle/network'
+import { constantTimeEqual } from '../utils/crypto'
 
 /** The header a trusted proxy sends TRUSTED_PROXY_SECRET in. */
 export const TRUSTED_PROXY_HEADER = 'X-Trusted-Proxy-Secret'

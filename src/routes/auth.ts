@@ -2,6 +2,9 @@
  * The `/auth/*` JSON API. Thin: every rule lives in session/, auth/, csrf/ and throttle/.
  */
 import { type Context, Hono } from 'hono'
+import { checkPassword, makePassword } from '../accounts/passwords'
+import { toSnapshot, type UserRow } from '../accounts/users'
+import { validatePassword } from '../accounts/validators'
 import { LAST_SEEN_INTERVAL_MS } from '../auth/last-seen'
 import {
   authenticate,
@@ -11,15 +14,13 @@ import {
   logout,
   updateSessionAuthHash,
 } from '../auth/login'
-import { checkPassword, makePassword } from '../auth/passwords'
-import { toSnapshot, type UserRow } from '../auth/users'
-import { validatePassword } from '../auth/validators'
 import type { Config } from '../config'
-import type { AppEnv } from '../env'
+import type { AppEnv } from '../context'
 import { NOT_AUTHENTICATED, NotFound, ValidationError } from '../errors'
 import type { Gateway } from '../gateway'
 import type { UserSnapshot } from '../session'
 import { LoginThrottle } from '../throttle'
+import { isObject } from '../utils/json'
 import { fieldError, readObject, requiredString } from './body'
 import { route } from './methods'
 import { safeRedirect } from './redirect'
@@ -144,7 +145,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
     PATCH: async (c) => {
       const body = await readObject(c)
       const changes = body.data
-      if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+      if (!isObject(changes)) {
         fieldError('data', 'Expected a dictionary of items.')
       }
       const reserved = Object.keys(changes).filter((key) => key.startsWith('_'))

@@ -4,6 +4,7 @@
  */
 import type { Context } from 'hono'
 import { ParseError, PayloadTooLarge, UnsupportedMediaType, ValidationError } from '../errors'
+import { isObject } from '../utils/json'
 
 /** Bodies over this are refused with 413 before they are read in full. */
 export const MAX_BODY_BYTES = 16 * 1024
@@ -26,7 +27,7 @@ export function readBody(c: Context): Promise<unknown> {
 /** The body as a JSON object, or a 400 naming what came instead (DRF's wording). */
 export async function readObject(c: Context): Promise<Record<string, unknown>> {
   const body = await readBody(c)
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (!isObject(body)) {
     const kind = Array.isArray(body) ? 'list' : body === null ? 'null' : typeof body
     throw new ParseError(`Invalid data. Expected a dictionary, but got ${kind}.`)
   }
@@ -70,6 +71,11 @@ function isJson(type: string): boolean {
 
 function isForm(type: string): boolean {
   return type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data'
+}
+
+/** Whether a request's body is a form (urlencoded or multipart), by its Content-Type. */
+export function isFormRequest(request: Request): boolean {
+  return isForm(mediaType(request.headers.get('Content-Type')))
 }
 
 /**

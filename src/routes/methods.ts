@@ -3,7 +3,7 @@
  * header (RFC 9110), and OPTIONS answers with the same list.
  */
 import type { Handler, Hono } from 'hono'
-import type { AppEnv } from '../env'
+import type { AppEnv } from '../context'
 import { MethodNotAllowed } from '../errors'
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'

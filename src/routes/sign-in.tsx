@@ -5,30 +5,23 @@
  */
 import type { Context } from 'hono'
 import type { Config } from '../config'
-import type { AppEnv } from '../env'
+import type { AppEnv } from '../context'
 import { ApiError } from '../errors'
 import { attemptLogin } from './auth'
-import { readBody } from './body'
+import { isFormRequest, readBody } from './body'
 import { PAGE_HEADERS, SignedInPage, SignInPage } from './login-page'
 import { isSafeRedirect, safeRedirect } from './redirect'
 
 type Ctx = Context<AppEnv>
 
-const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
 const MISSING_FIELDS = 'Enter your username and password.'
-
-/** Whether the request body is a form (urlencoded or multipart). */
-function isForm(c: Ctx): boolean {
-  const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase() ?? ''
-  return FORM_TYPES.includes(type)
-}
 
 /**
  * The `next` field of a form post, or null when the request is not a form or has no `next`
  * (then the JSON API answers). Reads the body only for forms, so other bodies keep their errors.
  */
 export async function formNext(c: Ctx): Promise<string | null> {
-  if (!isForm(c)) return null
+  if (!isFormRequest(c.req.raw)) return null
   const body = (await readBody(c)) as Record<string, unknown>
   return typeof body.next === 'string' ? body.next : null
 }

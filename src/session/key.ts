@@ -1,9 +1,8 @@
 /**
  * Session keys: the cookie value. Random, and never stored: KV only ever sees their SHA-256.
  */
-import { randomString, sha256Hex } from '../crypto'
+import { LOWER_ALPHANUMERIC, randomString, sha256Hex } from '../utils/crypto'
 
-const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 /** 32 characters of a 36-letter alphabet = 165 bits, as Django's `get_random_string(32, ...)`. */
 const KEY_LENGTH = 32
 /** What a cookie value must look like to be looked up at all; anything else is no session. */
@@ -13,7 +12,7 @@ export const SESSION_PREFIX = 'session:'
 
 /** A new session key from `crypto.getRandomValues`. */
 export function generateSessionKey(): string {
-  return randomString(KEY_ALPHABET, KEY_LENGTH)
+  return randomString(LOWER_ALPHANUMERIC, KEY_LENGTH)
 }
 
 /**
@@ -34,5 +33,5 @@ export async function kvKeyFor(sessionKey: string): Promise<string> {
  * and sent back without revealing anything that authenticates.
  */
 export function generatePublicId(): string {
-  return randomString(KEY_ALPHABET, 25)
+  return randomString(LOWER_ALPHANUMERIC, 25)
 }

@@ -7,7 +7,8 @@
  * write access to KV alone cannot make, move, extend or edit a session: a record copied under
  * another key, given a later `expiresAt` or another snapshot, fails its seal and is no session.
  */
-import type { HmacSigner } from '../crypto'
+import type { HmacSigner } from '../utils/crypto'
+import { isObject } from '../utils/json'
 
 /** The user as the hot path needs it: everything of USER in the contract, never the password. */
 export interface UserSnapshot {
@@ -35,10 +36,6 @@ export interface SessionRecord {
   expiresAt: number
   /** Snapshot of the logged-in user, so an authenticated request needs no D1 query. */
   user?: UserSnapshot
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function isUserSnapshot(value: unknown): value is UserSnapshot {

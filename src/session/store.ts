@@ -1,7 +1,7 @@
 /**
  * The KV session store: one sealed record per session under `session:<sha256 hex of the key>`.
  */
-import type { HmacSigner } from '../crypto'
+import type { HmacSigner } from '../utils/crypto'
 import { kvKeyFor } from './key'
 import { openRecord, type SessionRecord, sealRecord } from './record'
 

@@ -17,8 +17,9 @@
  * a burst tells the attacker no more than `limit` sequential guesses would. Only failures are
  * counted: any number of concurrent right passwords all log in.
  */
-import { sha256Hex } from '../crypto'
+
 import { Throttled } from '../errors'
+import { sha256Hex } from '../utils/crypto'
 import { networkKey } from './network'
 
 export { networkKey } from './network'

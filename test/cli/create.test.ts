@@ -3,7 +3,7 @@
  * process over a temporary local state, read through getPlatformProxy as `wrangler dev` reads it.
  */
 import { describe, expect, it } from 'vitest'
-import { loadHashers } from '../../scripts/lib/hashers'
+import { loadHashers } from '../../scripts/cli/hashers'
 import { runCli, runShell, useLocalState } from './helpers'
 
 const PASSWORD = 'secret pass phrase 1'

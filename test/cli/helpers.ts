@@ -1,5 +1,5 @@
 /**
- * Helpers for the CLI tests: run the real `scripts/user.ts` in a child process against a
+ * Helpers for the CLI tests: run the real `scripts/cli/user.ts` in a child process against a
  * temporary local state, and reach that same state from the test through wrangler's
  * `getPlatformProxy`, as a running `wrangler dev` would.
  */
@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
 import { getPlatformProxy, unstable_splitSqlQuery } from 'wrangler'
-import { loadHashers } from '../../scripts/lib/hashers'
+import { loadHashers } from '../../scripts/cli/hashers'
 import { runCommand } from '../../scripts/lib/process'
+import { type NewUser, UserRepository, type UserRow } from '../../src/accounts/users'
 import { SessionIndex } from '../../src/auth/session-index'
-import { type NewUser, UserRepository, type UserRow } from '../../src/auth/users'
 import { recordSigner, SessionStore, type UserSnapshot } from '../../src/session'
 import { generatePublicId, generateSessionKey, kvKeyFor } from '../../src/session/key'
 
@@ -42,11 +42,11 @@ export interface RunOptions {
   env?: Record<string, string>
 }
 
-/** Runs the CLI as `tsx scripts/user.ts <args>` (what `npm run user --` runs), stdin piped. */
+/** Runs the CLI as `tsx scripts/cli/user.ts <args>` (what `npm run user --` runs), stdin piped. */
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   return runProcess(
     process.execPath,
-    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/user.ts'), ...args],
+    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/cli/user.ts'), ...args],
     options,
   )
 }

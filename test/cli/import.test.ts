@@ -1,6 +1,6 @@
 /**
  * `npm run user -- import`, black-box, on Django 5.2's dumpdata of test/fixtures/django. That
- * these users then log in through the Worker is tested inside workerd: src/auth/import.test.ts.
+ * these users then log in through the Worker is tested inside workerd: src/accounts/import.test.ts.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'

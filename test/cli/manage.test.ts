@@ -4,8 +4,8 @@
  * `npm run dev` would read: the test holds them open through getPlatformProxy meanwhile.
  */
 import { describe, expect, it } from 'vitest'
-import { loadHashers } from '../../scripts/lib/hashers'
-import { toSnapshot } from '../../src/auth/users'
+import { loadHashers } from '../../scripts/cli/hashers'
+import { toSnapshot } from '../../src/accounts/users'
 import { TEST_SECRET, useLocalState } from './helpers'
 
 const PASSWORD = 'secret pass phrase 1'

@@ -1,11 +1,11 @@
 /** The CLI's pure parts, in process: no wrangler, no workerd. */
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { CommandContext, type Io } from '../../scripts/lib/commands'
-import { CliError } from '../../scripts/lib/errors'
-import { renderTable } from '../../scripts/lib/table'
-import { readFirstLine } from '../../scripts/lib/terminal'
-import type { UserRow } from '../../src/auth/users'
+import { CommandContext, type Io } from '../../scripts/cli/commands'
+import { CliError } from '../../scripts/cli/errors'
+import { renderTable } from '../../scripts/cli/table'
+import { readFirstLine } from '../../scripts/cli/terminal'
+import type { UserRow } from '../../src/accounts/users'
 
 describe('readFirstLine', () => {
   it('returns the first line without its line ending', async () => {

@@ -19,9 +19,9 @@ import {
   type WranglerOutput,
   type WranglerTarget,
   wranglerRunner,
-} from '../../scripts/lib/wrangler'
+} from '../../scripts/cli/wrangler'
+import { UserRepository } from '../../src/accounts/users'
 import { SessionIndex } from '../../src/auth/session-index'
-import { UserRepository } from '../../src/auth/users'
 import { recordSigner, SessionStore } from '../../src/session'
 import { ROOT, TEST_SECRET, useLocalState } from './helpers'
 

@@ -137,7 +137,7 @@ export function strongSecret() {
  */
 export async function createUser(resources, persistTo, username, password, flags = []) {
   const tsx = join(root, 'node_modules', '.bin', 'tsx')
-  const args = ['scripts/user.ts', 'create', username, ...flags, '--persist-to', persistTo]
+  const args = ['scripts/cli/user.ts', 'create', username, ...flags, '--persist-to', persistTo]
   const { code, output } = await resources.run(`user create ${username}`, tsx, args, {
     input: `${password}\n`,
     timeoutMs: 120_000,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:django` (entry: scripts/bench-django.ts): the same authenticated request,
+ * `npm run bench:django` (entry: scripts/bench/django/index.ts): the same authenticated request,
  * loaded by wrk on this machine, served by Django + DRF under gunicorn and by sessiongate.
  *
  * 1. Checks the tools: Django, DRF and gunicorn for PYTHON (default /usr/bin/python3), and wrk.

@@ -2,7 +2,7 @@
  * The results of `npm run bench:django`: each target's wrk runs, its ratio to Django's best,
  * the goal of issue 5 (sessiongate at least 2x Django's throughput), and the table.
  */
-import { renderTable } from '../../lib/table'
+import { renderTable } from '../../cli/table'
 import type { CpuShares } from './machine'
 import { failures, type WrkResult } from './wrk'
 

@@ -13,8 +13,8 @@
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { randomString } from '../../../src/crypto'
 import { kvKeyFor } from '../../../src/session/key'
+import { ALPHANUMERIC, randomString } from '../../../src/utils/crypto'
 import { generatePrivateJwk } from '../../lib/jwk.mjs'
 import { freePort } from '../../lib/ports.mjs'
 import { runCommand } from '../../lib/process'
@@ -52,11 +52,10 @@ const WRANGLER_ENV = {
  * of the developer's is used.
  */
 async function productionVars(): Promise<Record<string, string>> {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
   return {
     DEBUG: 'false',
     // 64 characters of a 62-letter alphabet: 381 bits, and it passes Django's strength check.
-    SECRET_KEY: randomString(alphabet, 64),
+    SECRET_KEY: randomString(ALPHANUMERIC, 64),
     ASSERTION_KEYS: JSON.stringify(await generatePrivateJwk()),
   }
 }
@@ -103,7 +102,7 @@ export async function startWranglerDev(
   const { username, email } = BENCH_USER
   const created = await runCommand(
     tsx,
-    ['scripts/user.ts', 'create', username, '--email', email, '--persist-to', persistTo],
+    ['scripts/cli/user.ts', 'create', username, '--email', email, '--persist-to', persistTo],
     { cwd: root, env: WRANGLER_ENV, input: `${BENCH_PASSWORD}\n`, timeoutMs: 120_000 },
   )
   if (created.code !== 0) {

@@ -1,0 +1,455 @@
+/**
+ * The user commands (Django's `createsuperuser` and `changepassword` family) over the Worker's own
+ * modules: UserRepository for `users`, SessionIndex and SessionStore for write-through
+ * revocation, the hashers and validators for passwords. Nothing here has its own SQL.
+ */
+import { importUsers, parseDjangoDump } from '../../src/accounts/import'
+import { MAX_PASSWORD_LENGTH, makePassword } from '../../src/accounts/passwords'
+import { toSnapshot, UserRepository, type UserRow, usernameProblem } from '../../src/accounts/users'
+import { validatePassword } from '../../src/accounts/validators'
+import { SessionIndex } from '../../src/auth/session-index'
+import { recordSigner, SessionStore } from '../../src/session'
+import type { CliBindings } from './bindings'
+import { CliError } from './errors'
+import { loadHashers } from './hashers'
+import { renderTable } from './table'
+import { confirm, promptHidden, readFirstLine } from './terminal'
+
+/** The streams a command talks through: data to stdout, messages to stderr. */
+export interface Io {
+  stdin: NodeJS.ReadStream
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+}
+
+/** What a command works with; the bindings are opened on first use and closed by the caller. */
+export class CommandContext {
+  #services: Promise<Services> | undefined
+
+  constructor(
+    readonly io: Io,
+    private readonly openBindings: () => Promise<CliBindings>,
+    /** The flags that point another command at the same data (`--remote`, `--persist-to DIR`). */
+    readonly targetFlags: string = '',
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Runs the revocation that must follow a change already written to D1. Should it fail midway
+   * (over `--remote`, a network error), the operator is told what was done and how to finish.
+   */
+  async revoke<T>(
+    user: UserRow,
+    done: string,
+    revocation: () => Promise<T>,
+    finish = `end-sessions ${user.username}`,
+  ): Promise<T> {
+    try {
+      return await revocation()
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      throw new CliError(
+        `${done}, but the user's sessions could not all be updated or ended: ${message}\n` +
+          `Finish with: npm run user -- ${finish}${this.targetFlags}`,
+      )
+    }
+  }
+
+  /** A message for the operator (stderr). */
+  say(line: string): void {
+    this.io.stderr.write(`${line}\n`)
+  }
+
+  /** Data (stdout). */
+  print(text: string): void {
+    this.io.stdout.write(text)
+  }
+
+  /** The repositories over the opened bindings. */
+  services(): Promise<Services> {
+    this.#services ??= this.openBindings().then((bindings) => ({
+      bindings,
+      users: new UserRepository(bindings.db),
+      index: new SessionIndex(bindings.db),
+      store: new SessionStore(bindings.kv, recordSigner(bindings.secrets), this.now),
+    }))
+    return this.#services
+  }
+
+  /** Closes the bindings if a command opened them. */
+  async close(): Promise<void> {
+    const services = await this.#services?.catch(() => null)
+    await services?.bindings.close()
+  }
+
+  /** The user with this username, or a refusal naming it. */
+  async user(username: string): Promise<UserRow> {
+    const { users } = await this.services()
+    const row = await users.getByUsername(username)
+    if (!row) throw new CliError(`User '${username}' does not exist.`)
+    return row
+  }
+}
+
+/** The repositories a command uses, over one set of bindings. */
+export interface Services {
+  bindings: CliBindings
+  users: UserRepository
+  index: SessionIndex
+  store: SessionStore
+}
+
+/** Django's `changepassword` gives up after three tries. */
+const MAX_PASSWORD_TRIES = 3
+
+// Django's AbstractUser sizes.
+const NAME_MAX_LENGTH = 150
+const EMAIL_MAX_LENGTH = 254
+/** A sanity check in the spirit of Django's EmailValidator (which allows `user@localhost`). */
+const EMAIL_PATTERN = /^[^\s@]+@(localhost|([^\s@.]+\.)+[^\s@.]+)$/
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
+}
+
+/** Django's `normalize_username`: NFKC, so look-alike spellings cannot make a second account. */
+function normalizeUsername(username: string): string {
+  const normalized = username.normalize('NFKC')
+  const problem = usernameProblem(normalized)
+  if (problem) throw new CliError(problem)
+  return normalized
+}
+
+/** Django's `normalize_email` (the domain part lower-cased), refusing what cannot be an address. */
+function normalizeEmail(email: string): string {
+  const trimmed = email.trim()
+  if (trimmed === '') return ''
+  const at = trimmed.lastIndexOf('@')
+  const normalized = `${trimmed.slice(0, at)}@${trimmed.slice(at + 1).toLowerCase()}`
+  if (at < 1 || !EMAIL_PATTERN.test(normalized) || normalized.length > EMAIL_MAX_LENGTH) {
+    throw new CliError('Enter a valid email address.')
+  }
+  return normalized
+}
+
+function checkName(field: string, value: string): string {
+  if ([...value].length > NAME_MAX_LENGTH) {
+    throw new CliError(`${field}: Ensure this value has at most ${NAME_MAX_LENGTH} characters.`)
+  }
+  return value
+}
+
+type PasswordOwner = Pick<UserRow, 'username' | 'email' | 'first_name' | 'last_name'>
+
+/** What keeps a password out: `hard` always, `soft` (the validators) unless bypassed. */
+async function passwordProblems(
+  password: string,
+  owner: PasswordOwner,
+): Promise<{ hard: string | null; soft: string[] }> {
+  if (password === '') return { hard: "Blank passwords aren't allowed.", soft: [] }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    // The Worker refuses longer passwords at login, so such a user could never log in.
+    return {
+      hard: `Passwords longer than ${MAX_PASSWORD_LENGTH} characters are not accepted.`,
+      soft: [],
+    }
+  }
+  // `await`: the validators may grow an asynchronous one (a common-password list to load).
+  return { hard: null, soft: await validatePassword(password, owner) }
+}
+
+/**
+ * A new password for `owner`, by Django's rules: one line from stdin when it is not a terminal
+ * (refused with every validator message unless `validate` is off); otherwise typed twice without
+ * echo, and when a validator objects, Django's createsuperuser question whether to bypass it.
+ */
+async function newPassword(
+  context: CommandContext,
+  owner: PasswordOwner,
+  validate: boolean,
+  action: string,
+): Promise<string> {
+  const { stdin } = context.io
+  if (!stdin.isTTY) {
+    const password = await readFirstLine(stdin)
+    if (password === null) {
+      throw new CliError(
+        'No password on standard input: pipe one line, or run in a terminal to be prompted.',
+      )
+    }
+    const { hard, soft } = await passwordProblems(password, owner)
+    if (hard) throw new CliError(hard)
+    if (validate && soft.length > 0) {
+      for (const message of soft) context.say(message)
+      throw new CliError(
+        'Password refused; choose another, or pass --no-validate to bypass the validators.',
+      )
+    }
+    return password
+  }
+  for (let attempt = 0; attempt < MAX_PASSWORD_TRIES; attempt++) {
+    const password = await promptHidden('Password: ', stdin, context.io.stderr)
+    const again = await promptHidden('Password (again): ', stdin, context.io.stderr)
+    if (password !== again) {
+      context.say("Error: Your passwords didn't match.")
+      continue
+    }
+    const { hard, soft } = await passwordProblems(password, owner)
+    if (hard) {
+      context.say(`Error: ${hard}`)
+      continue
+    }
+    if (validate && soft.length > 0) {
+      for (const message of soft) context.say(message)
+      const question = `Bypass password validation and ${action} anyway? [y/N]: `
+      if (!(await confirm(question, stdin, context.io.stderr))) continue
+    }
+    return password
+  }
+  throw new CliError(`Aborting after ${MAX_PASSWORD_TRIES} attempts.`)
+}
+
+/** Options of {@link createUser}. */
+export interface CreateOptions {
+  email?: string
+  firstName?: string
+  lastName?: string
+  staff: boolean
+  superuser: boolean
+  validate: boolean
+}
+
+/** `create`: Django's createsuperuser (and a plain user without `--superuser`). */
+export async function createUser(
+  context: CommandContext,
+  rawUsername: string,
+  options: CreateOptions,
+): Promise<void> {
+  const username = normalizeUsername(rawUsername)
+  const owner = {
+    username,
+    email: normalizeEmail(options.email ?? ''),
+    first_name: checkName('first name', options.firstName ?? ''),
+    last_name: checkName('last name', options.lastName ?? ''),
+  }
+  const { users } = await context.services()
+  // Asked before the password, as Django does, so nobody types a password for nothing.
+  if (await users.getByUsername(username)) throw new CliError('That username is already taken.')
+  const password = await newPassword(context, owner, options.validate, 'create the user')
+  const encoded = await makePassword(await loadHashers(), password)
+  let row: UserRow
+  try {
+    row = await users.create({
+      ...owner,
+      password: encoded,
+      // Django's create_superuser: a superuser is always staff.
+      is_staff: options.staff || options.superuser,
+      is_superuser: options.superuser,
+    })
+  } catch (error) {
+    // Someone took the name between the check and the insert.
+    if (/UNIQUE/i.test(String(error))) throw new CliError('That username is already taken.')
+    throw error
+  }
+  const kind = row.is_superuser ? 'Superuser' : row.is_staff ? 'Staff user' : 'User'
+  context.say(`${kind} '${row.username}' created successfully (id ${row.id}).`)
+}
+
+/** `passwd`: Django's changepassword; then every session of the user ends. */
+export async function changePassword(
+  context: CommandContext,
+  username: string,
+  validate: boolean,
+): Promise<void> {
+  const user = await context.user(username)
+  const password = await newPassword(context, user, validate, 'change the password')
+  const encoded = await makePassword(await loadHashers(), password)
+  const { users, index, store } = await context.services()
+  await users.setPassword(user.id, encoded)
+  // After the write: a login racing this one cannot start a session with the old password.
+  const ended = await context.revoke(user, 'The password was changed', () =>
+    index.endSessions(store, user.id),
+  )
+  context.say(
+    `Password changed successfully for user '${user.username}'; ${plural(ended, 'session')} ended.`,
+  )
+}
+
+/** `deactivate`: is_active off (Django refuses such users at login); every session ends. */
+export async function deactivateUser(context: CommandContext, username: string): Promise<void> {
+  const user = await context.user(username)
+  const { users, index, store } = await context.services()
+  await users.setFlag(user.id, 'is_active', false)
+  const ended = await context.revoke(user, `User '${user.username}' was deactivated`, () =>
+    index.endSessions(store, user.id),
+  )
+  const state = user.is_active ? 'deactivated' : 'was already inactive'
+  context.say(`User '${user.username}' ${state}; ${plural(ended, 'session')} ended.`)
+}
+
+/** `activate`: is_active on. */
+export async function activateUser(context: CommandContext, username: string): Promise<void> {
+  const user = await context.user(username)
+  const { users } = await context.services()
+  if (user.is_active) {
+    context.say(`User '${user.username}' is already active.`)
+    return
+  }
+  await users.setFlag(user.id, 'is_active', true)
+  context.say(`User '${user.username}' activated.`)
+}
+
+/**
+ * `staff` and `superuser`: sets the flag, then rewrites the snapshot in every live session so the
+ * gateway's policy sees it at once. Re-signing needs SECRET_KEY; without it the sessions end.
+ */
+export async function setRole(
+  context: CommandContext,
+  username: string,
+  flag: 'is_staff' | 'is_superuser',
+  value: boolean,
+): Promise<void> {
+  const user = await context.user(username)
+  const role = flag === 'is_staff' ? 'staff' : 'a superuser'
+  const now = value ? `now ${role}` : `no longer ${role}`
+  if ((user[flag] === 1) === value) {
+    context.say(`User '${user.username}' is already ${value ? '' : 'not '}${role}.`)
+    return
+  }
+  const { users, index, store, bindings } = await context.services()
+  const row = await users.setFlag(user.id, flag, value)
+  if (!row) throw new CliError(`User '${username}' does not exist.`)
+  const done = `User '${row.username}' is ${now}`
+  if (bindings.secrets.length > 0) {
+    const rewritten = await context.revoke(row, done, () =>
+      index.rewriteSnapshots(store, toSnapshot(row)),
+    )
+    context.say(
+      `User '${row.username}' is ${now}; ${plural(rewritten, 'live session')} updated ` +
+        `(signed with SECRET_KEY from ${bindings.secretSource}).`,
+    )
+    return
+  }
+  const ended = await context.revoke(row, done, () => index.endSessions(store, row.id))
+  const source = bindings.where === 'remote' ? 'the environment' : 'the environment or .dev.vars'
+  context.say(
+    `User '${row.username}' is ${now}. No SECRET_KEY in ${source} to re-sign the live sessions ` +
+      `with, so they were ended instead: ${plural(ended, 'session')} ended.`,
+  )
+}
+
+/** `delete`: ends every session, then deletes the user. */
+export async function deleteUser(
+  context: CommandContext,
+  username: string,
+  assumeYes: boolean,
+): Promise<void> {
+  const user = await context.user(username)
+  if (!assumeYes && context.io.stdin.isTTY) {
+    const question = `Delete user '${user.username}' (id ${user.id}) and end their sessions? [y/N]: `
+    if (!(await confirm(question, context.io.stdin, context.io.stderr))) {
+      throw new CliError('Nothing deleted.')
+    }
+  }
+  const { users, index, store } = await context.services()
+  // Deactivated first: no login can add a session between the two steps below, whose record
+  // would outlive the user's index rows (they go with the user, ON DELETE CASCADE).
+  await users.setFlag(user.id, 'is_active', false)
+  const ended = await context.revoke(
+    user,
+    `User '${user.username}' was deactivated, not yet deleted`,
+    () => index.endSessions(store, user.id),
+    `delete ${user.username} --yes`,
+  )
+  await users.delete(user.id)
+  context.say(`User '${user.username}' deleted; ${plural(ended, 'session')} ended.`)
+}
+
+/** `end-sessions`: after a change made by hand in SQL, which bypasses write-through revocation. */
+export async function endSessions(context: CommandContext, username: string): Promise<void> {
+  const user = await context.user(username)
+  const { index, store } = await context.services()
+  const ended = await index.endSessions(store, user.id)
+  context.say(`${plural(ended, 'session')} of '${user.username}' ended.`)
+}
+
+/** `list`: every user with their number of live sessions, as a table or JSON. */
+export async function listUsers(context: CommandContext, json: boolean): Promise<void> {
+  const { users, index } = await context.services()
+  const rows = await users.list()
+  const now = context.now()
+  const counts = await Promise.all(
+    rows.map(async (row) => (await index.listForUser(row.id, now)).length),
+  )
+  if (json) {
+    const listed = rows.map((row, i) => ({
+      ...toSnapshot(row),
+      is_active: row.is_active === 1,
+      sessions: counts[i] ?? 0,
+    }))
+    context.print(`${JSON.stringify(listed, null, 2)}\n`)
+    return
+  }
+  if (rows.length === 0) {
+    context.say('No users yet: create one with `npm run user -- create <username>`.')
+    return
+  }
+  const yesNo = (value: number): string => (value === 1 ? 'yes' : 'no')
+  context.print(
+    renderTable(
+      ['id', 'username', 'email', 'staff', 'superuser', 'active', 'last_login', 'sessions'],
+      rows.map((row, i) => [
+        String(row.id),
+        row.username,
+        row.email,
+        yesNo(row.is_staff),
+        yesNo(row.is_superuser),
+        yesNo(row.is_active),
+        row.last_login ?? '-',
+        String(counts[i] ?? 0),
+      ]),
+    ),
+  )
+}
+
+/**
+ * `import`: a `manage.py dumpdata auth.user` file. Bad records are reported and the others still
+ * imported; the exit is an error when any record was left out or failed.
+ */
+export async function importDump(
+  context: CommandContext,
+  file: string,
+  text: string,
+  update: boolean,
+): Promise<void> {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    throw new CliError(`${file} is not valid JSON: ${(error as Error).message}`)
+  }
+  const parsed = parseDjangoDump(json)
+  for (const error of parsed.errors) context.say(`Invalid: ${error}`)
+  for (const warning of parsed.warnings) context.say(`Warning: ${warning}`)
+
+  const { bindings, index, store } = await context.services()
+  const result = await importUsers(bindings.db, { index, store }, parsed.users, { update })
+  for (const failure of result.failed) context.say(`Failed: ${failure}`)
+
+  const lines = [`Imported ${file}: ${plural(result.created.length, 'user')} created`]
+  if (update) {
+    lines.push(
+      `${result.updated.length} updated (${plural(result.sessionsEnded, 'session')} ended)`,
+    )
+    lines.push(`${result.unchanged.length} unchanged`)
+  } else if (result.skipped.length > 0) {
+    lines.push(
+      `${result.skipped.length} skipped as they already exist (${result.skipped.join(', ')}; ` +
+        'pass --update to overwrite them)',
+    )
+  }
+  const notImported = parsed.errors.length + result.failed.length
+  if (notImported > 0) lines.push(`${notImported} not imported (see above)`)
+  context.say(`${lines.join(', ')}.`)
+  if (notImported > 0) throw new CliError('Some records were not imported.')
+}
