@@ -35,6 +35,8 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
     requestMiddleware({
       allowedHosts: config.allowedHosts,
       trustedProxySecret: config.trustedProxySecret,
+      secureProxySslHeader: config.secureProxySslHeader,
+      useXForwardedHost: config.useXForwardedHost,
     }),
   )
 

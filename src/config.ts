@@ -52,6 +52,15 @@ export interface Config {
   allowedHosts: string[]
   /** TRUSTED_PROXY_SECRET: a proxy sending it has its X-Forwarded-For read. Default none. */
   trustedProxySecret: string | null
+  /**
+   * SECURE_PROXY_SSL_HEADER: a header (e.g. `X-Forwarded-Proto`) whose value `https` marks the
+   * request as secure, behind a TLS-terminating proxy. Default none: only the URL's scheme.
+   */
+  secureProxySslHeader: string | null
+  /** USE_X_FORWARDED_HOST: take the request's host from X-Forwarded-Host. Default false. */
+  useXForwardedHost: boolean
+  /** AUDIT_RETENTION_DAYS: how long audit events are kept. Default 90. */
+  auditRetentionDays: number
 }
 
 /** Django's own check (security.W009): 50+ characters, 5+ distinct, not a generated dev key. */
@@ -211,6 +220,21 @@ function trustedProxySecret(env: Env): string | null {
   return secret
 }
 
+/** RFC 9110 field-name characters. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+function headerName(env: Env, name: keyof Env): string | null {
+  const value = String(env[name] ?? '').trim()
+  if (value === '') return null
+  if (!HEADER_NAME.test(value)) {
+    throw new ImproperlyConfigured(
+      name,
+      `must be a header name such as X-Forwarded-Proto, not "${value}".`,
+    )
+  }
+  return value
+}
+
 /**
  * Reads and validates every setting. Throws `ImproperlyConfigured` naming the first bad one.
  * Call once per isolate (the Worker caches the result with the app).
@@ -248,5 +272,8 @@ export function loadConfig(env: Env): Config {
     assertionAudience: (env.ASSERTION_AUDIENCE ?? '').trim() || origin?.origin || null,
     allowedHosts: allowedHosts(env),
     trustedProxySecret: trustedProxySecret(env),
+    secureProxySslHeader: headerName(env, 'SECURE_PROXY_SSL_HEADER'),
+    useXForwardedHost: bool(env, 'USE_X_FORWARDED_HOST', false),
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 90, 1),
   }
 }

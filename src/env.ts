@@ -31,6 +31,9 @@ export interface Env {
   LOGIN_FAILURE_IP_LIMIT?: string
   LOGIN_FAILURE_WINDOW?: string
   ALLOWED_HOSTS?: string
+  SECURE_PROXY_SSL_HEADER?: string
+  USE_X_FORWARDED_HOST?: string
+  AUDIT_RETENTION_DAYS?: string
   /** Shared with a forward-auth proxy: its X-Forwarded-For is then the client's address. */
   TRUSTED_PROXY_SECRET?: string
 }

@@ -13,25 +13,29 @@ import { toErrorResponse } from './errors'
 
 const hashers = createHashers(argon2)
 
-/** One app per `env` object: workerd hands the same bindings to every request of an isolate. */
-const apps = new WeakMap<Env, Hono<AppEnv> | Response>()
+/** The app, or the configuration error that keeps it from being built. */
+type Built = { app: Hono<AppEnv> } | { error: unknown }
 
-function appFor(env: Env): Hono<AppEnv> | Response {
-  let app = apps.get(env)
-  if (!app) {
+/** One app per `env` object: workerd hands the same bindings to every request of an isolate. */
+const apps = new WeakMap<Env, Built>()
+
+function appFor(env: Env): Built {
+  let built = apps.get(env)
+  if (!built) {
     try {
-      app = createApp(loadConfig(env), { hashers })
+      built = { app: createApp(loadConfig(env), { hashers }) }
     } catch (error) {
-      app = toErrorResponse(error)
+      built = { error }
     }
-    apps.set(env, app)
+    apps.set(env, built)
   }
-  return app
+  return built
 }
 
 export default {
   fetch(request, env, ctx) {
-    const app = appFor(env)
-    return app instanceof Response ? app.clone() : app.fetch(request, env, ctx)
+    const built = appFor(env)
+    // A fresh response each time: a body can be read only once.
+    return 'app' in built ? built.app.fetch(request, env, ctx) : toErrorResponse(built.error)
   },
 } satisfies ExportedHandler<Env>

@@ -7,6 +7,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { PermissionDenied } from '../errors'
+import type { RequestVariables } from '../request'
 import { serializeCookie } from '../utils/cookies'
 import { failedOrigin } from './origin'
 import { maskSecret, newCsrfSecret, secretFromCookie, tokenMatches } from './tokens'
@@ -60,7 +61,7 @@ export interface CsrfOptions {
 /** Creates the CSRF middleware; it must run after the auth middleware. */
 export function csrfMiddleware(
   options: CsrfOptions,
-): MiddlewareHandler<{ Variables: CsrfVariables }> {
+): MiddlewareHandler<{ Variables: RequestVariables & CsrfVariables }> {
   const trusted = options.trustedOrigins ?? []
   const cookieName = options.cookieName ?? 'csrftoken'
   const now = options.now ?? Date.now
@@ -71,7 +72,7 @@ export function csrfMiddleware(
     if (!SAFE_METHODS.has(c.req.method)) {
       const rejected = failedOrigin(
         { origin: c.req.header('Origin'), secFetchSite: c.req.header('Sec-Fetch-Site') },
-        new URL(c.req.url).origin,
+        c.var.site.origin,
         trusted,
       )
       if (rejected !== null) {
@@ -93,7 +94,7 @@ export function csrfMiddleware(
         serializeCookie(cookieName, secret, {
           maxAge: CSRF_COOKIE_AGE,
           now: now(),
-          secure: c.req.url.startsWith('https:'),
+          secure: c.var.site.secure,
           sameSite: 'Lax',
         }),
       )

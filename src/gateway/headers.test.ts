@@ -106,7 +106,8 @@ describe('headerSafe', () => {
 describe('upstreamRequestHeaders', () => {
   const info = {
     clientIp: '198.51.100.2',
-    url: new URL('https://gw.example.com:8443/x'),
+    secure: true,
+    host: 'gw.example.com:8443',
     sessionCookieName: 'sessionid',
   }
 

@@ -138,10 +138,12 @@ export function headerSafe(value: string): string {
 }
 
 export interface ForwardingInfo {
-  /** CF-Connecting-IP: the client's address as Cloudflare saw it. */
+  /** The client's address (`c.var.clientIp`), or `unknown`. */
   clientIp: string
-  /** The URL the client asked the gateway for. */
-  url: URL
+  /** Whether the client spoke HTTPS (`c.var.site.secure`). */
+  secure: boolean
+  /** The host the client asked for (`c.var.site.host`). */
+  host: string
   /** The session cookie's name: that cookie never reaches the origin. */
   sessionCookieName: string
 }
@@ -168,8 +170,8 @@ export function upstreamRequestHeaders(
 
   // Only CF-Connecting-IP is trusted: a client-sent X-Forwarded-For was dropped above.
   if (info.clientIp !== 'unknown') headers.set('X-Forwarded-For', info.clientIp)
-  headers.set('X-Forwarded-Proto', info.url.protocol.replace(/:$/, ''))
-  headers.set('X-Forwarded-Host', info.url.host)
+  headers.set('X-Forwarded-Proto', info.secure ? 'https' : 'http')
+  headers.set('X-Forwarded-Host', info.host)
   for (const [name, value] of Object.entries(identity)) headers.set(name, value)
   return headers
 }

@@ -182,7 +182,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         c.req.raw.headers,
         {
           clientIp: c.var.clientIp,
-          url,
+          secure: c.var.site.secure,
+          host: c.var.site.host,
           sessionCookieName: config.sessionCookieName,
         },
         user ? await identityHeaders(user, c.var.session.id, c.var.clientIp) : {},

@@ -1,23 +1,28 @@
 /**
  * What the gateway knows about a request before any session work: whether its Host is allowed
- * (Django's ALLOWED_HOSTS) and who the client is (`c.var.clientIp`). Runs first, so a request
+ * (Django's ALLOWED_HOSTS), who the client is (`c.var.clientIp`) and what scheme and host it asked
+ * for (`c.var.site`). Runs first, so a request
  * for a foreign host costs no storage at all.
  */
 import type { MiddlewareHandler } from 'hono'
 import { ApiError } from '../errors'
 import { clientIpOf } from './client-ip'
 import { hostAllowed } from './hosts'
+import { Site, type SiteOptions } from './site'
 
 export { clientIpOf } from './client-ip'
 export { hostAllowed } from './hosts'
+export { Site } from './site'
 
 /** What the request middleware sets on the context. */
 export type RequestVariables = {
   /** The client's address, for the throttle, the audit log and the origin (see `clientIpOf`). */
   clientIp: string
+  /** The scheme and host the client asked for (behind a proxy, as its headers say). */
+  site: Site
 }
 
-export interface RequestMiddlewareOptions {
+export interface RequestMiddlewareOptions extends SiteOptions {
   /** ALLOWED_HOSTS, as Django writes them. Default: empty, every host is allowed. */
   allowedHosts?: readonly string[]
   /** TRUSTED_PROXY_SECRET. Default none: X-Forwarded-For is never read. */
@@ -39,7 +44,9 @@ export function requestMiddleware(
   const secret = options.trustedProxySecret ?? null
 
   return async function request(c, next) {
-    if (allowedHosts.length > 0 && !hostAllowed(new URL(c.req.url).host, allowedHosts)) {
+    const site = new Site(c.req.raw, options)
+    c.set('site', site)
+    if (allowedHosts.length > 0 && !hostAllowed(site.host, allowedHosts)) {
       throw new DisallowedHost()
     }
     c.set('clientIp', clientIpOf(c.req.raw.headers, secret))

@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import type { Env } from '../env'
 import { PayloadTooLarge, Throttled } from '../errors'
+import type { RequestVariables } from '../request'
 import { inBackground } from '../utils/background'
 import { addVary, deletionCookie, serializeCookie } from '../utils/cookies'
 import { HmacSigner } from '../utils/crypto'
@@ -68,7 +69,7 @@ function warnAfterSave(error: unknown): void {
 /** Creates the session middleware; see `SessionMiddlewareOptions` for the defaults. */
 export function sessionMiddleware(
   options: SessionMiddlewareOptions,
-): MiddlewareHandler<{ Bindings: Env; Variables: SessionVariables }> {
+): MiddlewareHandler<{ Bindings: Env; Variables: RequestVariables & SessionVariables }> {
   const cookieName = options.cookieName ?? 'sessionid'
   const settings = {
     age: options.age ?? 1_209_600,
@@ -89,8 +90,7 @@ export function sessionMiddleware(
 
     await next()
 
-    // Request URLs are absolute: a prefix test avoids parsing one on every request.
-    const secure = c.req.url.startsWith('https:')
+    const secure = c.var.site.secure
     const headers = c.res.headers
     if (current.accessed) addVary(headers, 'Cookie')
 

@@ -177,3 +177,35 @@ describe('the token check for session-authenticated requests', () => {
     expect((await client.get('/auth/me')).status).toBe(200)
   })
 })
+
+describe('behind a TLS-terminating proxy', () => {
+  const behindProxy = {
+    SECURE_PROXY_SSL_HEADER: 'X-Forwarded-Proto',
+    USE_X_FORWARDED_HOST: 'true',
+  }
+  const proxied = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example.com' }
+
+  it('signs in with the origin the browser sees when the proxy headers are trusted (200, Secure)', async () => {
+    const user = await createUser()
+    const client = new Client(appFetch(behindProxy), 'http://10.0.0.5:8787')
+    const response = await client.post('/auth/login', {
+      json: { username: user.username, password: user.password },
+      headers: { ...proxied, Origin: 'https://app.example.com' },
+    })
+    expect(response.status).toBe(200)
+    expect(setCookie(response, 'sessionid')).toContain('Secure')
+  })
+
+  it('ignores the proxy headers unless told to trust them (403 naming the origin)', async () => {
+    const user = await createUser()
+    const client = new Client(appFetch(), 'http://10.0.0.5:8787')
+    const response = await client.post('/auth/login', {
+      json: { username: user.username, password: user.password },
+      headers: { ...proxied, Origin: 'https://app.example.com' },
+    })
+    expect(response.status).toBe(403)
+    expect(await detail(response)).toBe(
+      'CSRF Failed: Origin checking failed - https://app.example.com does not match any trusted origins.',
+    )
+  })
+})

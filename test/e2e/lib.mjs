@@ -149,9 +149,9 @@ export async function createUser(resources, persistTo, username, password, flags
  * Starts the real stack with `npm run dev` (scripts/dev.mjs) on a free port, in production mode
  * (DEBUG off, a strong SECRET_KEY, a fresh assertion key), its state in `persistTo`. `env` adds
  * or overrides settings (an ORIGIN_URL there replaces the demo origin). Resolves once /healthz
- * answers.
+ * answers (with `readyStatus`, default 200).
  */
-export async function startStack(resources, persistTo, env = {}) {
+export async function startStack(resources, persistTo, env = {}, readyStatus = 200) {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const child = resources.spawn('npm run dev', process.execPath, ['scripts/dev.mjs'], {
@@ -167,7 +167,7 @@ export async function startStack(resources, persistTo, env = {}) {
   try {
     await withTimeout(
       Promise.race([
-        waitForHttp(`${base}/healthz`, 120_000),
+        waitForHttp(`${base}/healthz`, 120_000, readyStatus),
         child.exited.then((code) => {
           throw new Error(`npm run dev exited early (${code})`)
         }),

@@ -9,6 +9,7 @@
 import { bodiesTest } from './bodies.mjs'
 import { browserTest } from './browser.mjs'
 import { caddyTest } from './caddy.mjs'
+import { configTest } from './config.mjs'
 import { djangoTest, djangoUnitTests } from './django.mjs'
 import { runTest } from './lib.mjs'
 import { nginxTest } from './nginx.mjs'
@@ -16,6 +17,7 @@ import { nginxTest } from './nginx.mjs'
 const TESTS = {
   browser: browserTest,
   bodies: bodiesTest,
+  config: configTest,
   nginx: nginxTest,
   caddy: caddyTest,
   'django-unit': djangoUnitTests,

@@ -1,4 +1,7 @@
+import { createExecutionContext } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import worker from '../../src/index'
 import { appFetch, Client, createUser } from '../helpers'
 
 async function detail(response: Response) {
@@ -122,5 +125,23 @@ describe('ALLOWED_HOSTS', () => {
     expect((await new Client(fetcher, 'http://a.example.org:8443').get('/auth/me')).status).toBe(
       401,
     )
+  })
+})
+
+describe('configuration errors', () => {
+  it('answers every request, not only the first, with the 500 naming the setting', async () => {
+    const broken = { ...env, SESSION_COOKIE_AGE: 'two weeks' }
+    for (let i = 0; i < 3; i++) {
+      const response = await worker.fetch(
+        new Request('http://localhost/healthz') as Request<unknown, IncomingRequestCfProperties>,
+        broken,
+        createExecutionContext(),
+      )
+      expect(response.status).toBe(500)
+      expect(await response.json()).toEqual({
+        detail:
+          'Improperly configured: SESSION_COOKIE_AGE must be a whole number of at least 1, not "two weeks".',
+      })
+    }
   })
 })
