@@ -1,9 +1,12 @@
--- sessiongate's D1 schema. Idempotent: `npm run dev`, the CLI and the tests apply it as is.
--- docs/storage.md explains every table and KV prefix.
+-- sessiongate's whole D1 schema, as migrations/ leave it: the one place to read it. Databases are
+-- made and upgraded by those migrations (`wrangler d1 migrations apply`, which `npm run dev`, the
+-- user CLI and the tests all use), never from this file. A schema change is a new migration,
+-- migrations/NNNN_name.sql, plus the same change here: test/storage/migrations.test.ts fails
+-- until both agree. docs/storage.md explains every table and KV prefix.
 
 -- Django's auth_user, column for column, so `dumpdata auth.user` imports as it is.
 -- Datetimes are ISO 8601 UTC text; booleans are 0/1.
-CREATE TABLE IF NOT EXISTS users (
+CREATE TABLE users (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   password TEXT NOT NULL,
   last_login TEXT NULL,
@@ -19,7 +22,7 @@ CREATE TABLE IF NOT EXISTS users (
 
 -- One row per live session of a user: the exact index behind /auth/sessions, "log out
 -- everywhere" and write-through revocation (KV list() is eventually consistent).
-CREATE TABLE IF NOT EXISTS user_sessions (
+CREATE TABLE user_sessions (
   id TEXT PRIMARY KEY,
   user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   kv_key TEXT NOT NULL UNIQUE,
@@ -28,12 +31,29 @@ CREATE TABLE IF NOT EXISTS user_sessions (
   expires_at INTEGER NOT NULL,
   user_agent TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS user_sessions_by_user ON user_sessions (user_id, expires_at);
+CREATE INDEX user_sessions_by_user ON user_sessions (user_id, expires_at);
 
 -- Failed logins per (IP, username) and per IP, in fixed windows (src/throttle). A row is
 -- reset when its window has passed; stale rows are harmless and small.
-CREATE TABLE IF NOT EXISTS login_failures (
+CREATE TABLE login_failures (
   bucket TEXT PRIMARY KEY,
   window_start INTEGER NOT NULL,
   failures INTEGER NOT NULL
 );
+
+-- The audit log: one row per security event (src/accounts/events.ts). No foreign key to users:
+-- a user's events outlive the user. A daily Cron Trigger deletes rows older than
+-- AUDIT_RETENTION_DAYS.
+CREATE TABLE auth_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  type TEXT NOT NULL,
+  user_id INTEGER NULL,
+  username TEXT NOT NULL DEFAULT '',
+  ip TEXT NULL,
+  user_agent TEXT NOT NULL DEFAULT '',
+  session TEXT NULL,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX auth_events_by_user ON auth_events (user_id, id);
+CREATE INDEX auth_events_by_time ON auth_events (at);

@@ -1,19 +1,29 @@
 import { readFileSync } from 'node:fs'
-import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
 import { configDefaults, defineConfig } from 'vitest/config'
+import { unstable_splitSqlQuery as splitSqlQuery } from 'wrangler'
+
+/** A SQL file's statements, split as `wrangler d1 execute --file` splits them. */
+function statements(path: string): string[] {
+  return splitSqlQuery(readFileSync(path, 'utf8'))
+}
 
 /**
  * Tests run inside workerd with real local KV and D1 (miniflare), one storage per test file.
- * test/setup.ts applies schema.sql, which is handed over as a binding because the tests cannot
- * read the file system.
+ * test/setup.ts applies the migrations, read here and handed over as a binding because the tests
+ * cannot read the file system; so is schema.sql, for the test that compares the two.
  */
 export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
+        // Empty databases for the schema tests (test/storage/migrations.test.ts).
+        d1Databases: ['SCHEMA_DB', 'UPGRADE_DB'],
         bindings: {
-          TEST_SCHEMA: readFileSync('schema.sql', 'utf8'),
+          TEST_MIGRATIONS: await readD1Migrations('migrations'),
+          TEST_SCHEMA: statements('schema.sql'),
+          TEST_SCHEMA_V1: statements('test/fixtures/schema-v1.sql'),
           SECRET_KEY: 'test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH',
           ORIGIN_URL: '',
           // wrangler also reads .dev.vars (written by `npm run dev`): pin what it would change.
@@ -25,8 +35,9 @@ export default defineConfig({
   ],
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // The Node-side tools' tests (the user CLI) run in Node: vitest.node.config.ts.
-    exclude: [...configDefaults.exclude, 'test/cli/**'],
+    // The Node-side tools' tests (the user CLI, wrangler's migrations) run in Node:
+    // vitest.node.config.ts.
+    exclude: [...configDefaults.exclude, 'test/cli/**', 'test/migrations/**'],
     setupFiles: ['test/setup.ts'],
     // A real local HTTP origin for the gateway tests (test/gateway/origin.ts).
     globalSetup: ['test/gateway/origin.ts'],

@@ -1,7 +1,7 @@
 /**
  * `npm run dev`: the whole local stack in one command, for a newcomer on a fresh clone.
  *
- * 1. Applies schema.sql to the local D1 (idempotent: every statement is IF NOT EXISTS).
+ * 1. Applies the D1 migrations the local database lacks (`wrangler d1 migrations apply`).
  * 2. Creates `.dev.vars` if absent, with a random SECRET_KEY, DEBUG=true and a fresh
  *    ASSERTION_KEYS private JWK; adds whichever of those an existing file lacks.
  * 3. Starts the demo origin (examples/origin/server.mjs) on a free loopback port, unless
@@ -70,17 +70,22 @@ function randomSecret() {
   return Array.from({ length: 64 }, () => alphabet[randomInt(alphabet.length)]).join('')
 }
 
-function applySchema() {
+/**
+ * Applies the migrations the local D1 lacks, as deploying does remotely. wrangler asks before
+ * applying unless stdin or stdout is not a terminal: both are pipes here, so it goes ahead.
+ */
+function applyMigrations() {
   const result = spawnSync(
     process.execPath,
-    [wrangler, 'd1', 'execute', 'DB', '--local', ...persist, '--file', 'schema.sql'],
+    [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', ...persist],
     { cwd: root, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
   )
   if (result.status !== 0) {
     process.stderr.write(result.stdout + result.stderr)
-    throw new Error('could not apply schema.sql to the local D1')
+    throw new Error('could not apply the migrations to the local D1')
   }
-  log('schema.sql applied to the local D1')
+  const applied = result.stdout.includes('No migrations to apply') ? 'up to date' : 'migrated'
+  log(`local D1 ${applied}`)
 }
 
 /** Creates .dev.vars, or adds what it lacks; never overwrites a value. */
@@ -144,7 +149,7 @@ async function main() {
   const port = Number(process.env.PORT || 8787)
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new Error(`bad PORT "${process.env.PORT}"`)
-  applySchema()
+  applyMigrations()
   await ensureDevVars()
 
   const vars = {}

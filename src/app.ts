@@ -16,6 +16,7 @@ import { authRoutes } from './routes/auth'
 import { isFormRequest, readBody } from './routes/body'
 import { route } from './routes/methods'
 import { recordSigner, sessionMiddleware } from './session'
+import { guardBindings } from './storage'
 
 export interface AppDependencies {
   /** The password hashers (built once per isolate from the argon2 WASM module). */
@@ -30,6 +31,11 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.onError((error) => toErrorResponse(error))
   app.notFound(() => errorResponse(new NotFound()))
+  // KV and D1 failures become 503s, wherever they happen (src/storage).
+  app.use('*', async function storage(c, next) {
+    c.env = guardBindings(c.env)
+    await next()
+  })
   app.use(
     '*',
     requestMiddleware({
@@ -61,7 +67,7 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       domain: config.sessionCookieDomain,
       expireAtBrowserClose: config.sessionExpireAtBrowserClose,
       now,
-      afterSave: (c, kvKey, record) => confirmSaved(c.get('auth'), kvKey, record),
+      afterSave: (c, kvKey, record) => confirmSaved(c.get('accounts'), kvKey, record),
     }),
     authMiddleware({
       hashers: deps.hashers,

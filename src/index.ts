@@ -10,6 +10,7 @@ import { loadConfig } from './config'
 import type { AppEnv } from './context'
 import type { Env } from './env'
 import { toErrorResponse } from './errors'
+import { pruneExpired } from './scheduled'
 
 const hashers = createHashers(argon2)
 
@@ -37,5 +38,10 @@ export default {
     const built = appFor(env)
     // A fresh response each time: a body can be read only once.
     return 'app' in built ? built.app.fetch(request, env, ctx) : toErrorResponse(built.error)
+  },
+
+  /** The daily Cron Trigger: deletes expired events, session rows and throttle buckets. */
+  async scheduled(controller, env) {
+    await pruneExpired(env.DB, loadConfig(env), controller.scheduledTime)
   },
 } satisfies ExportedHandler<Env>

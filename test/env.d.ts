@@ -1,10 +1,18 @@
+import type { D1Migration } from 'cloudflare:test'
 import type { Env as WorkerEnv } from '../src/env'
 
 declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
-      /** schema.sql, handed to the tests by vitest.config.ts. */
-      TEST_SCHEMA: string
+      /** migrations/, read by vitest.config.ts; test/setup.ts applies them to DB. */
+      TEST_MIGRATIONS: D1Migration[]
+      /** schema.sql's statements, split as `wrangler d1 execute --file` splits them. */
+      TEST_SCHEMA: string[]
+      /** The first release's schema.sql (test/fixtures/schema-v1.sql), split the same way. */
+      TEST_SCHEMA_V1: string[]
+      /** Empty databases for the schema tests (test/storage/migrations.test.ts). */
+      SCHEMA_DB: D1Database
+      UPGRADE_DB: D1Database
     }
   }
 }

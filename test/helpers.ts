@@ -6,7 +6,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import argon2 from '@phi-ag/argon2/argon2.wasm'
-import { schemaStatements } from '../scripts/lib/schema'
+import { type Accounts, createAccounts } from '../src/accounts'
 import { createHashers } from '../src/accounts/hashers'
 import { type NewUser, UserRepository } from '../src/accounts/users'
 import { createApp } from '../src/app'
@@ -19,14 +19,29 @@ import type { SessionRecord } from '../src/session/record'
 /** One hasher set for all tests (the WASM instance is created once). */
 export const hashers = createHashers(argon2)
 
-/** Applies schema.sql, one statement per prepared query in one batch. */
-export async function applySchema(db: D1Database, schema: string): Promise<void> {
-  await db.batch(schemaStatements(schema).map((statement) => db.prepare(statement)))
+/**
+ * Runs a SQL file's statements (`TEST_SCHEMA`: schema.sql, split in vitest.config.ts) in one batch,
+ * as `wrangler d1 execute --file` runs them. The tests' own DB is migrated instead (test/setup.ts).
+ */
+export async function applySchema(db: D1Database, statements: readonly string[]): Promise<void> {
+  await db.batch(statements.map((statement) => db.prepare(statement)))
 }
 
 /** The session store the Worker uses, sealing with this run's SECRET_KEY. */
 export function testStore(now?: () => number): SessionStore {
   return new SessionStore(env.SESSIONS, recordSigner([env.SECRET_KEY as string]), now)
+}
+
+/** The accounts service over this run's bindings, as the Worker builds it per request. */
+export function testAccounts(now: () => number = Date.now): Accounts {
+  return createAccounts({
+    db: env.DB,
+    kv: env.SESSIONS,
+    records: recordSigner([env.SECRET_KEY as string]),
+    hashers,
+    secrets: [env.SECRET_KEY as string],
+    now,
+  })
 }
 
 /** The live record stored under a KV key (its seal checked), or null. */

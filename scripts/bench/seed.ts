@@ -1,14 +1,12 @@
 /**
- * Test data for the benchmark, made through the project's own code: the schema from schema.sql,
- * users through `UserRepository` with a hash from the Worker's hashers (run in Node), and
- * sessions by logging in through `POST /auth/login`, so every KV record and index row is real.
+ * Test data for the benchmark, made through the project's own code: the schema from the
+ * migrations, users through `UserRepository` with a hash from the Worker's hashers (run in Node),
+ * and sessions by logging in through `POST /auth/login`, so every KV record and index row is real.
  */
 
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { UserRepository } from '../../src/accounts/users'
 import { loadHashers } from '../cli/hashers'
-import { schemaStatements } from '../lib/schema'
+import { applyMigrations, readMigrations } from '../lib/schema'
 
 /** A logged-in session, as a browser holds it. */
 export interface BenchSession {
@@ -24,10 +22,9 @@ export interface BenchSession {
 /** The one password of every bench user. */
 export const BENCH_PASSWORD = 'bench correct horse battery staple'
 
-/** Applies schema.sql as the tests do: one statement per prepared query, one batch. */
+/** Applies the migrations as the CLI and `wrangler d1 migrations apply` do. */
 export async function applySchema(db: D1Database, root: string): Promise<void> {
-  const schema = await readFile(join(root, 'schema.sql'), 'utf8')
-  await db.batch(schemaStatements(schema).map((statement) => db.prepare(statement)))
+  await applyMigrations(db, await readMigrations(root))
 }
 
 /** Inserts in flight at once while seeding users. */

@@ -7,9 +7,9 @@
  * `wrangler d1 execute --remote` and `wrangler kv key --remote` (see wrangler.ts).
  */
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
+import { applyMigrations, readMigrations } from '../lib/schema'
 import { WranglerD1, WranglerKV, type WranglerTarget, wranglerRunner } from './wrangler'
 
 /** The bindings and secrets a command works with. */
@@ -28,7 +28,7 @@ export interface CliBindings {
 
 /** Where the CLI works. */
 export interface BindingOptions {
-  /** The directory holding wrangler.toml and schema.sql. */
+  /** The directory holding wrangler.toml and migrations/. */
   projectRoot: string
   remote: boolean
   /** As `wrangler dev --persist-to DIR`: local state in DIR/v3. Default `.wrangler/state`. */
@@ -74,14 +74,13 @@ export function localStatePath(projectRoot: string, persistTo?: string): string 
 }
 
 /**
- * Applies schema.sql (idempotent: `CREATE ... IF NOT EXISTS`), split by wrangler's own splitter,
- * the one `wrangler d1 execute --file` uses; so the CLI works on a fresh clone before
- * `npm run dev` ever ran, and after a schema change.
+ * Applies the migrations the local D1 lacks, recorded as `wrangler d1 migrations apply` records
+ * them; so the CLI works on a fresh clone before `npm run dev` ever ran, and after a schema change,
+ * and `npm run dev` then finds nothing left to apply. Never for `--remote`: the deployed database
+ * is migrated by its operator, with wrangler (see the README).
  */
 async function applySchema(db: D1Database, projectRoot: string): Promise<void> {
-  const { unstable_splitSqlQuery: splitSqlQuery } = wrangler()
-  const schema = await readFile(join(projectRoot, 'schema.sql'), 'utf8')
-  await db.batch(splitSqlQuery(schema).map((statement) => db.prepare(statement)))
+  await applyMigrations(db, await readMigrations(projectRoot))
 }
 
 async function openLocal(options: BindingOptions): Promise<CliBindings> {

@@ -1,14 +1,16 @@
 /**
  * The user commands (Django's `createsuperuser` and `changepassword` family) over the Worker's own
- * modules: UserRepository for `users`, SessionIndex and SessionStore for write-through
- * revocation, the hashers and validators for passwords. Nothing here has its own SQL.
+ * modules: every change goes through the accounts service (D1, then the user's live sessions,
+ * then the audit log), exactly as the Worker's own changes do. Nothing here has its own SQL.
  */
-import { importUsers, parseDjangoDump } from '../../src/accounts/import'
+import { type Accounts, CLI_ACTOR, createAccounts } from '../../src/accounts'
+import { parseDjangoDump } from '../../src/accounts/import'
 import { MAX_PASSWORD_LENGTH, makePassword } from '../../src/accounts/passwords'
-import { toSnapshot, UserRepository, type UserRow, usernameProblem } from '../../src/accounts/users'
+import { toSnapshot, type UserRow, usernameProblem } from '../../src/accounts/users'
 import { validatePassword } from '../../src/accounts/validators'
-import { SessionIndex } from '../../src/auth/session-index'
-import { recordSigner, SessionStore } from '../../src/session'
+import { ApiError } from '../../src/errors'
+import { recordSigner } from '../../src/session'
+import { LoginThrottle } from '../../src/throttle'
 import type { CliBindings } from './bindings'
 import { CliError } from './errors'
 import { loadHashers } from './hashers'
@@ -35,23 +37,21 @@ export class CommandContext {
   ) {}
 
   /**
-   * Runs the revocation that must follow a change already written to D1. Should it fail midway
-   * (over `--remote`, a network error), the operator is told what was done and how to finish.
+   * Runs a change through the accounts service. When KV or D1 fails part-way, the service undoes
+   * it; the operator is told so, and that trying again is safe.
    */
-  async revoke<T>(
-    user: UserRow,
-    done: string,
-    revocation: () => Promise<T>,
-    finish = `end-sessions ${user.username}`,
-  ): Promise<T> {
+  async change<T>(what: string, run: (accounts: Accounts) => Promise<T>): Promise<T> {
+    const { accounts } = await this.services()
     try {
-      return await revocation()
+      return await run(accounts)
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      throw new CliError(
-        `${done}, but the user's sessions could not all be updated or ended: ${message}\n` +
-          `Finish with: npm run user -- ${finish}${this.targetFlags}`,
-      )
+      if (error instanceof ApiError && error.status === 503) {
+        throw new CliError(
+          `${what} failed: the user's sessions could not all be updated or ended, so the ` +
+            'change was undone (see the messages above). Try again.',
+        )
+      }
+      throw error
     }
   }
 
@@ -65,14 +65,24 @@ export class CommandContext {
     this.io.stdout.write(text)
   }
 
-  /** The repositories over the opened bindings. */
+  /** The accounts service over the opened bindings. */
   services(): Promise<Services> {
-    this.#services ??= this.openBindings().then((bindings) => ({
-      bindings,
-      users: new UserRepository(bindings.db),
-      index: new SessionIndex(bindings.db),
-      store: new SessionStore(bindings.kv, recordSigner(bindings.secrets), this.now),
-    }))
+    this.#services ??= Promise.all([this.openBindings(), loadHashers()]).then(
+      ([bindings, hashers]) => ({
+        bindings,
+        accounts: createAccounts({
+          db: bindings.db,
+          kv: bindings.kv,
+          records: recordSigner(bindings.secrets),
+          hashers,
+          secrets: bindings.secrets,
+          now: this.now,
+          // The events are stored in D1; stdout carries the commands' data, and stderr their
+          // messages for the operator.
+          log: () => {},
+        }),
+      }),
+    )
     return this.#services
   }
 
@@ -84,19 +94,17 @@ export class CommandContext {
 
   /** The user with this username, or a refusal naming it. */
   async user(username: string): Promise<UserRow> {
-    const { users } = await this.services()
-    const row = await users.getByUsername(username)
+    const { accounts } = await this.services()
+    const row = await accounts.users.getByUsername(username)
     if (!row) throw new CliError(`User '${username}' does not exist.`)
     return row
   }
 }
 
-/** The repositories a command uses, over one set of bindings. */
+/** What a command works with, over one set of bindings. */
 export interface Services {
   bindings: CliBindings
-  users: UserRepository
-  index: SessionIndex
-  store: SessionStore
+  accounts: Accounts
 }
 
 /** Django's `changepassword` gives up after three tries. */
@@ -232,20 +240,25 @@ export async function createUser(
     first_name: checkName('first name', options.firstName ?? ''),
     last_name: checkName('last name', options.lastName ?? ''),
   }
-  const { users } = await context.services()
+  const { accounts } = await context.services()
   // Asked before the password, as Django does, so nobody types a password for nothing.
-  if (await users.getByUsername(username)) throw new CliError('That username is already taken.')
+  if (await accounts.users.getByUsername(username)) {
+    throw new CliError('That username is already taken.')
+  }
   const password = await newPassword(context, owner, options.validate, 'create the user')
-  const encoded = await makePassword(await loadHashers(), password)
+  const encoded = await makePassword(accounts.hashers, password)
   let row: UserRow
   try {
-    row = await users.create({
-      ...owner,
-      password: encoded,
-      // Django's create_superuser: a superuser is always staff.
-      is_staff: options.staff || options.superuser,
-      is_superuser: options.superuser,
-    })
+    row = await accounts.create(
+      {
+        ...owner,
+        password: encoded,
+        // Django's create_superuser: a superuser is always staff.
+        is_staff: options.staff || options.superuser,
+        is_superuser: options.superuser,
+      },
+      CLI_ACTOR,
+    )
   } catch (error) {
     // Someone took the name between the check and the insert.
     if (/UNIQUE/i.test(String(error))) throw new CliError('That username is already taken.')
@@ -263,12 +276,8 @@ export async function changePassword(
 ): Promise<void> {
   const user = await context.user(username)
   const password = await newPassword(context, user, validate, 'change the password')
-  const encoded = await makePassword(await loadHashers(), password)
-  const { users, index, store } = await context.services()
-  await users.setPassword(user.id, encoded)
-  // After the write: a login racing this one cannot start a session with the old password.
-  const ended = await context.revoke(user, 'The password was changed', () =>
-    index.endSessions(store, user.id),
+  const { ended } = await context.change('Changing the password', async (accounts) =>
+    accounts.setPassword(user, await makePassword(accounts.hashers, password), CLI_ACTOR),
   )
   context.say(
     `Password changed successfully for user '${user.username}'; ${plural(ended, 'session')} ended.`,
@@ -278,10 +287,11 @@ export async function changePassword(
 /** `deactivate`: is_active off (Django refuses such users at login); every session ends. */
 export async function deactivateUser(context: CommandContext, username: string): Promise<void> {
   const user = await context.user(username)
-  const { users, index, store } = await context.services()
-  await users.setFlag(user.id, 'is_active', false)
-  const ended = await context.revoke(user, `User '${user.username}' was deactivated`, () =>
-    index.endSessions(store, user.id),
+  const ended = await context.change(`Deactivating '${user.username}'`, async (accounts) =>
+    user.is_active
+      ? (await accounts.setFlags(user, { is_active: false }, CLI_ACTOR)).ended
+      : // Already inactive: end whatever sessions were left (say, after a change made in SQL).
+        accounts.endSessions(user, CLI_ACTOR),
   )
   const state = user.is_active ? 'deactivated' : 'was already inactive'
   context.say(`User '${user.username}' ${state}; ${plural(ended, 'session')} ended.`)
@@ -290,18 +300,20 @@ export async function deactivateUser(context: CommandContext, username: string):
 /** `activate`: is_active on. */
 export async function activateUser(context: CommandContext, username: string): Promise<void> {
   const user = await context.user(username)
-  const { users } = await context.services()
   if (user.is_active) {
     context.say(`User '${user.username}' is already active.`)
     return
   }
-  await users.setFlag(user.id, 'is_active', true)
+  await context.change(`Activating '${user.username}'`, (accounts) =>
+    accounts.setFlags(user, { is_active: true }, CLI_ACTOR),
+  )
   context.say(`User '${user.username}' activated.`)
 }
 
 /**
- * `staff` and `superuser`: sets the flag, then rewrites the snapshot in every live session so the
- * gateway's policy sees it at once. Re-signing needs SECRET_KEY; without it the sessions end.
+ * `staff` and `superuser`: sets the flag; the accounts service then rewrites the snapshot in
+ * every live session so the gateway's policy sees it at once. Re-sealing needs SECRET_KEY;
+ * without it the sessions end instead.
  */
 export async function setRole(
   context: CommandContext,
@@ -316,24 +328,20 @@ export async function setRole(
     context.say(`User '${user.username}' is already ${value ? '' : 'not '}${role}.`)
     return
   }
-  const { users, index, store, bindings } = await context.services()
-  const row = await users.setFlag(user.id, flag, value)
-  if (!row) throw new CliError(`User '${username}' does not exist.`)
-  const done = `User '${row.username}' is ${now}`
+  const { bindings } = await context.services()
+  const { rewritten, ended } = await context.change(`Setting ${flag}`, (accounts) =>
+    accounts.setFlags(user, { [flag]: value }, CLI_ACTOR),
+  )
   if (bindings.secrets.length > 0) {
-    const rewritten = await context.revoke(row, done, () =>
-      index.rewriteSnapshots(store, toSnapshot(row)),
-    )
     context.say(
-      `User '${row.username}' is ${now}; ${plural(rewritten, 'live session')} updated ` +
+      `User '${user.username}' is ${now}; ${plural(rewritten, 'live session')} updated ` +
         `(signed with SECRET_KEY from ${bindings.secretSource}).`,
     )
     return
   }
-  const ended = await context.revoke(row, done, () => index.endSessions(store, row.id))
   const source = bindings.where === 'remote' ? 'the environment' : 'the environment or .dev.vars'
   context.say(
-    `User '${row.username}' is ${now}. No SECRET_KEY in ${source} to re-sign the live sessions ` +
+    `User '${user.username}' is ${now}. No SECRET_KEY in ${source} to re-sign the live sessions ` +
       `with, so they were ended instead: ${plural(ended, 'session')} ended.`,
   )
 }
@@ -351,35 +359,67 @@ export async function deleteUser(
       throw new CliError('Nothing deleted.')
     }
   }
-  const { users, index, store } = await context.services()
-  // Deactivated first: no login can add a session between the two steps below, whose record
-  // would outlive the user's index rows (they go with the user, ON DELETE CASCADE).
-  await users.setFlag(user.id, 'is_active', false)
-  const ended = await context.revoke(
-    user,
-    `User '${user.username}' was deactivated, not yet deleted`,
-    () => index.endSessions(store, user.id),
-    `delete ${user.username} --yes`,
+  const ended = await context.change(`Deleting '${user.username}'`, (accounts) =>
+    accounts.delete(user, CLI_ACTOR),
   )
-  await users.delete(user.id)
   context.say(`User '${user.username}' deleted; ${plural(ended, 'session')} ended.`)
 }
 
 /** `end-sessions`: after a change made by hand in SQL, which bypasses write-through revocation. */
 export async function endSessions(context: CommandContext, username: string): Promise<void> {
   const user = await context.user(username)
-  const { index, store } = await context.services()
-  const ended = await index.endSessions(store, user.id)
+  const ended = await context.change(`Ending the sessions of '${user.username}'`, (accounts) =>
+    accounts.endSessions(user, CLI_ACTOR),
+  )
   context.say(`${plural(ended, 'session')} of '${user.username}' ended.`)
+}
+
+/** `unlock`: forgets the failed logins counted against a username (from every network). */
+export async function unlock(context: CommandContext, username: string): Promise<void> {
+  const { accounts } = await context.services()
+  const cleared = await new LoginThrottle(accounts.db).unlock(username.normalize('NFKC'))
+  context.say(`Login throttle of '${username}' cleared (${plural(cleared, 'network')}).`)
+}
+
+/** `events`: the audit log, newest first, for every user or one, as a table or JSON. */
+export async function listEvents(
+  context: CommandContext,
+  username: string | null,
+  options: { limit: number; json: boolean },
+): Promise<void> {
+  const { accounts } = await context.services()
+  const rows = await accounts.events.latest(options.limit, username)
+  if (options.json) {
+    const events = rows.map((row) => ({ ...row, detail: JSON.parse(row.detail) }))
+    context.print(`${JSON.stringify(events, null, 2)}\n`)
+    return
+  }
+  if (rows.length === 0) {
+    context.say('No events.')
+    return
+  }
+  context.print(
+    renderTable(
+      ['id', 'at', 'type', 'username', 'ip', 'detail'],
+      rows.map((row) => [
+        String(row.id),
+        row.at,
+        row.type,
+        row.username || '-',
+        row.ip ?? '-',
+        row.detail === '{}' ? '' : row.detail,
+      ]),
+    ),
+  )
 }
 
 /** `list`: every user with their number of live sessions, as a table or JSON. */
 export async function listUsers(context: CommandContext, json: boolean): Promise<void> {
-  const { users, index } = await context.services()
-  const rows = await users.list()
+  const { accounts } = await context.services()
+  const rows = await accounts.users.list()
   const now = context.now()
   const counts = await Promise.all(
-    rows.map(async (row) => (await index.listForUser(row.id, now)).length),
+    rows.map(async (row) => (await accounts.index.listForUser(row.id, now)).length),
   )
   if (json) {
     const listed = rows.map((row, i) => ({
@@ -432,8 +472,9 @@ export async function importDump(
   for (const error of parsed.errors) context.say(`Invalid: ${error}`)
   for (const warning of parsed.warnings) context.say(`Warning: ${warning}`)
 
-  const { bindings, index, store } = await context.services()
-  const result = await importUsers(bindings.db, { index, store }, parsed.users, { update })
+  const result = await context.change(`Importing ${file}`, (accounts) =>
+    accounts.importUsers(parsed.users, { update }, CLI_ACTOR),
+  )
   for (const failure of result.failed) context.say(`Failed: ${failure}`)
 
   const lines = [`Imported ${file}: ${plural(result.created.length, 'user')} created`]

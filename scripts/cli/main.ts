@@ -24,6 +24,8 @@ interface Command {
   details?: string
   /** Names of the positional arguments, all required. */
   positionals: string[]
+  /** Names of optional positional arguments after those. */
+  optional?: string[]
   options: Options
   /** Lines describing `options`, for the help. */
   optionHelp?: string[]
@@ -59,6 +61,15 @@ const PASSWORD_HELP =
   'The password is read from stdin (its first line) when stdin is not a terminal, and is then\n' +
   "refused if Django's password validators object; in a terminal it is asked for twice, without\n" +
   'echo, and a validator objection can be bypassed after a question.'
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return 50
+  const limit = Number(value)
+  if (!/^\d+$/.test(value) || limit < 1 || limit > 10_000) {
+    throw new UsageError(`--limit takes a whole number from 1 to 10000, not '${value}'`, 'events')
+  }
+  return limit
+}
 
 function parseSwitch(value: string, command: string): boolean {
   if (value === 'on') return true
@@ -165,6 +176,32 @@ const COMMANDS: Record<string, Command> = {
     positionals: ['username'],
     options: {},
     run: (context, [username]) => commands.endSessions(context, username as string),
+  },
+  unlock: {
+    usage: '<username>',
+    summary: "clear a user's failed-login throttle (as django-axes' reset)",
+    details:
+      'Forgets the failed logins counted against the username from every network, so the user\n' +
+      'can sign in again before the window passes. Limits per network stay.',
+    positionals: ['username'],
+    options: {},
+    run: (context, [username]) => commands.unlock(context, username as string),
+  },
+  events: {
+    usage: '[<username>] [--limit N] [--json]',
+    summary: 'show the audit log, newest first (all users, or one)',
+    positionals: [],
+    optional: ['username'],
+    options: { limit: { type: 'string' }, json: { type: 'boolean' } },
+    optionHelp: [
+      '--limit N         at most N events (default 50)',
+      '--json            a JSON array instead of the table',
+    ],
+    run: (context, [username], values) =>
+      commands.listEvents(context, username ?? null, {
+        limit: parseLimit(values.limit as string | undefined),
+        json: values.json === true,
+      }),
   },
   list: {
     usage: '[--json]',
@@ -291,8 +328,13 @@ export async function main(argv: string[], io: commands.Io): Promise<number> {
       return EXIT_OK
     }
     const args = positionals.slice(positionals.indexOf(name) + 1)
-    if (args.length !== command.positionals.length) {
-      const expected = command.positionals.map((arg) => `<${arg}>`).join(' ') || 'no arguments'
+    const most = command.positionals.length + (command.optional?.length ?? 0)
+    if (args.length < command.positionals.length || args.length > most) {
+      const expected =
+        [
+          ...command.positionals.map((arg) => `<${arg}>`),
+          ...(command.optional ?? []).map((arg) => `[<${arg}>]`),
+        ].join(' ') || 'no arguments'
       throw new UsageError(`expected ${expected}, got ${args.length} argument(s)`, name)
     }
     const remote = values.remote === true

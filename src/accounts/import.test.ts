@@ -2,10 +2,11 @@ import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { FIXTURE_PASSWORDS } from '../../test/fixtures/django/passwords'
 import dump from '../../test/fixtures/django/users.json'
-import { Client, createUser, testStore, uniqueName } from '../../test/helpers'
+import { Client, createUser, testAccounts, testStore, uniqueName } from '../../test/helpers'
 import { SessionIndex } from '../auth/session-index'
 import { generatePublicId, generateSessionKey, kvKeyFor } from '../session/key'
-import { importUsers, normalizeDatetime, parseDjangoDump } from './import'
+import { CLI_ACTOR } from './events'
+import { normalizeDatetime, parseDjangoDump } from './import'
 import { UserRepository } from './users'
 
 /** What `makePassword` writes today: argon2id with OWASP's parameters. */
@@ -14,6 +15,7 @@ const CURRENT_HASH_PREFIX = 'argon2$argon2id$v=19$m=19456,t=2,p=1$'
 const users = new UserRepository(env.DB)
 const index = new SessionIndex(env.DB)
 const store = testStore()
+const accounts = testAccounts()
 
 /** alice's password hash, as Django wrote it. */
 const DJANGO_HASH = dump[0]?.fields.password as string
@@ -32,7 +34,7 @@ function nextPk(): number {
 // The fixture first, so that its pks (1-9) are free whichever tests run.
 beforeAll(async () => {
   const parsed = parseDjangoDump(dump)
-  const result = await importUsers(env.DB, { index, store }, parsed.users)
+  const result = await accounts.importUsers(parsed.users, {}, CLI_ACTOR)
   expect(result.failed).toEqual([])
 })
 
@@ -239,7 +241,7 @@ describe('importUsers', () => {
     const name = uniqueName('pk')
     const pk = nextPk()
     const { users: parsed } = parseDjangoDump([record(pk, { username: name, email: 'a@b.c' })])
-    const result = await importUsers(env.DB, { index, store }, parsed)
+    const result = await accounts.importUsers(parsed, {}, CLI_ACTOR)
     expect(result.created).toEqual([name])
     expect(await users.getById(pk)).toMatchObject({ username: name, email: 'a@b.c', is_active: 1 })
   })
@@ -250,7 +252,7 @@ describe('importUsers', () => {
     const { users: parsed } = parseDjangoDump([
       record(nextPk(), { username: existing.username, password: 'pbkdf2_sha256$1$x$y' }),
     ])
-    const result = await importUsers(env.DB, { index, store }, parsed)
+    const result = await accounts.importUsers(parsed, {}, CLI_ACTOR)
     expect(result).toMatchObject({ created: [], skipped: [existing.username], failed: [] })
     expect(await users.getById(existing.id)).toEqual(before)
   })
@@ -262,7 +264,7 @@ describe('importUsers', () => {
     const { users: parsed } = parseDjangoDump([
       record(pk, { username: existing.username, password: 'pbkdf2_sha256$1$x$y', is_staff: true }),
     ])
-    const result = await importUsers(env.DB, { index, store }, parsed, { update: true })
+    const result = await accounts.importUsers(parsed, { update: true }, CLI_ACTOR)
     expect(result).toMatchObject({ updated: [existing.username], sessionsEnded: 1 })
     expect(await users.getById(existing.id)).toMatchObject({
       password: 'pbkdf2_sha256$1$x$y',
@@ -276,9 +278,9 @@ describe('importUsers', () => {
     const name = uniqueName('same')
     const pk = nextPk()
     const { users: parsed } = parseDjangoDump([record(pk, { username: name })])
-    await importUsers(env.DB, { index, store }, parsed)
+    await accounts.importUsers(parsed, {}, CLI_ACTOR)
     const kvKey = await addSession(pk)
-    const result = await importUsers(env.DB, { index, store }, parsed, { update: true })
+    const result = await accounts.importUsers(parsed, { update: true }, CLI_ACTOR)
     expect(result).toMatchObject({ unchanged: [name], updated: [], sessionsEnded: 0 })
     expect(await env.SESSIONS.get(kvKey)).not.toBeNull()
   })
@@ -291,7 +293,7 @@ describe('importUsers', () => {
       record(existing.id, { username: name }),
       record(nextPk(), { username: other }),
     ])
-    const result = await importUsers(env.DB, { index, store }, parsed)
+    const result = await accounts.importUsers(parsed, {}, CLI_ACTOR)
     expect(result.failed).toEqual([
       `'${name}': pk ${existing.id} already belongs to '${existing.username}'`,
     ])
@@ -307,7 +309,7 @@ describe('importUsers', () => {
         fields: { username: name, password: 'x', date_joined: '2025-01-15T00:00' },
       },
     ])
-    const result = await importUsers(env.DB, { index, store }, parsed)
+    const result = await accounts.importUsers(parsed, {}, CLI_ACTOR)
     expect(result.created).toEqual([name])
     expect((await users.getByUsername(name))?.id).toBeGreaterThan(0)
   })
@@ -347,7 +349,7 @@ describe('users imported from Django log in through the Worker', () => {
     const name = uniqueName('carol')
     const hash = dump.find((item) => item.fields.username === 'carol')?.fields.password
     const parsed = parseDjangoDump([record(nextPk(), { username: name, password: hash })])
-    await importUsers(env.DB, { index, store }, parsed.users)
+    await accounts.importUsers(parsed.users, {}, CLI_ACTOR)
     const response = await new Client().post('/auth/login', {
       json: { username: name, password: 'scrypt me a river 43' },
     })

@@ -7,8 +7,6 @@
  * others instead of stopping the import. `importUsers` writes what parsed, with bound statements.
  */
 
-import type { SessionIndex } from '../auth/session-index'
-import type { SessionStore } from '../session'
 import { isObject } from '../utils/json'
 import { identifyHasher } from './hashers'
 import { type NewUser, UserRepository, type UserRow, usernameProblem } from './users'
@@ -296,16 +294,17 @@ function errorMessage(error: unknown): string {
 
 /**
  * Writes parsed users to D1: new usernames are inserted with their Django pk; existing ones are
- * skipped, or with `update` overwritten in place (keeping their D1 id) and their sessions ended,
- * since a session must never outlive a change to its user (write-through revocation). A pk that
- * already belongs to another username is refused. Writes go in batches of 50; a batch that fails
- * marks its users failed and the next batch still runs.
+ * skipped, or with `update` overwritten in place (keeping their D1 id). A pk that already belongs
+ * to another username is refused. Writes go in batches of 50; a batch that fails marks its users
+ * failed and the next batch still runs. After each batch, `written` is told of every user it wrote
+ * (the accounts service ends an overwritten user's sessions there) and returns the sessions it
+ * ended. Call it through `Accounts.importUsers`.
  */
 export async function importUsers(
   db: D1Database,
-  sessions: { index: SessionIndex; store: SessionStore },
   users: readonly ImportedUser[],
-  options: ImportOptions = {},
+  options: ImportOptions,
+  written: (user: ImportedUser, id: number, created: boolean) => Promise<number>,
 ): Promise<ImportResult> {
   const result: ImportResult = {
     created: [],
@@ -347,13 +346,17 @@ export async function importUsers(
       for (const { user } of chunk) result.failed.push(`'${user.username}': ${reason}`)
       continue
     }
+    const inserted = new Map(
+      (await new UserRepository(db).idsOf(chunk.map(({ user }) => user.username))).map((row) => [
+        row.username,
+        row.id,
+      ]),
+    )
     for (const { user, updatedId } of chunk) {
-      if (updatedId === undefined) {
-        result.created.push(user.username)
-        continue
-      }
-      result.updated.push(user.username)
-      result.sessionsEnded += await sessions.index.endSessions(sessions.store, updatedId)
+      const created = updatedId === undefined
+      ;(created ? result.created : result.updated).push(user.username)
+      const id = updatedId ?? inserted.get(user.username)
+      if (id !== undefined) result.sessionsEnded += await written(user, id, created)
     }
   }
   return result

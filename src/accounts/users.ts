@@ -104,6 +104,15 @@ export class UserRepository {
       .bind(pick)
   }
 
+  /** The ids of these usernames (those that exist). */
+  async idsOf(usernames: readonly string[]): Promise<{ id: number; username: string }[]> {
+    const { results } = await this.db
+      .prepare('SELECT id, username FROM users WHERE username IN (SELECT value FROM json_each(?1))')
+      .bind(JSON.stringify(usernames))
+      .all<{ id: number; username: string }>()
+    return results
+  }
+
   /** Every user, by id. */
   async list(): Promise<UserRow[]> {
     const { results } = await this.db
@@ -159,22 +168,29 @@ export class UserRepository {
       .bind(previous, id, when)
   }
 
-  /** Stores a new password hash. */
+  /**
+   * Undoes `setPasswordStatement(id, encoded)`: puts `previous` back, unless the hash has moved
+   * on since (another change won).
+   */
+  restorePasswordStatement(id: number, encoded: string, previous: string): D1PreparedStatement {
+    return this.db
+      .prepare('UPDATE users SET password = ?1 WHERE id = ?2 AND password = ?3')
+      .bind(previous, id, encoded)
+  }
+
+  /** Stores a new password hash (an upgrade of the same password: nothing to revoke). */
   async setPassword(id: number, encoded: string): Promise<void> {
     await this.setPasswordStatement(id, encoded).run()
   }
 
-  /** Sets `is_active`, `is_staff` or `is_superuser`; returns the updated row or null. */
-  async setFlag(
+  /** A statement setting `is_active`, `is_staff` or `is_superuser`. */
+  setFlagStatement(
     id: number,
     flag: 'is_active' | 'is_staff' | 'is_superuser',
     value: boolean,
-  ): Promise<UserRow | null> {
+  ): D1PreparedStatement {
     // The column name comes from the union above, never from input; the value is bound.
-    return this.db
-      .prepare(`UPDATE users SET ${flag} = ?1 WHERE id = ?2 RETURNING ${USER_COLUMNS}`)
-      .bind(value ? 1 : 0, id)
-      .first<UserRow>()
+    return this.db.prepare(`UPDATE users SET ${flag} = ?1 WHERE id = ?2`).bind(value ? 1 : 0, id)
   }
 
   /** Deletes a user (their `user_sessions` rows go with them: ON DELETE CASCADE). */

@@ -8,26 +8,23 @@
  * from D1 (`confirmSaved`), so a session saved across a password change does not survive it.
  */
 import type { MiddlewareHandler } from 'hono'
+import { type Accounts, type Actor, createAccounts, toSnapshot, type UserRow } from '../accounts'
 import type { Hashers } from '../accounts/hashers'
-import { toSnapshot, UserRepository, type UserRow } from '../accounts/users'
 import type { Env } from '../env'
+import type { RequestVariables } from '../request'
 import type { Session, SessionRecord, SessionVariables, UserSnapshot } from '../session'
-import { SessionStore } from '../session'
 import { inBackground } from '../utils/background'
 import type { HmacSigner } from '../utils/crypto'
 import { verifySessionAuthHash } from './auth-hash'
 import { LastSeen } from './last-seen'
-import { type AuthContext, HASH_SESSION_KEY, SESSION_KEY } from './login'
-import { SessionIndex } from './session-index'
-
-export type { AuthContext } from './login'
+import { HASH_SESSION_KEY, SESSION_KEY } from './login'
 
 /** What the auth middleware sets on the context. */
 export type AuthVariables = {
   /** The logged-in user, or null for an anonymous request. */
   user: UserSnapshot | null
-  /** Users, sessions and hashers for the routes (login, logout, password change). */
-  auth: AuthContext
+  /** The accounts service over this request's bindings (login, logout, every user change). */
+  accounts: Accounts
 }
 
 export interface AuthMiddlewareOptions {
@@ -50,16 +47,15 @@ export function authMiddleware(
   const lastSeen = options.lastSeen ?? new LastSeen()
 
   return async function authentication(c, next) {
-    const auth: AuthContext = {
+    const accounts = createAccounts({
       db: c.env.DB,
-      users: new UserRepository(c.env.DB),
-      index: new SessionIndex(c.env.DB),
-      store: new SessionStore(c.env.SESSIONS, options.records, now),
+      kv: c.env.SESSIONS,
+      records: options.records,
       hashers: options.hashers,
       secrets: options.secrets,
       now,
-    }
-    c.set('auth', auth)
+    })
+    c.set('accounts', accounts)
     const session = c.var.session
     const user = resolveUser(session)
     c.set('user', user)
@@ -69,12 +65,28 @@ export function authMiddleware(
       const expiresAt = session.needsRefresh() ? refreshed : (session.expiresAt ?? refreshed)
       inBackground(
         c,
-        auth.index
+        accounts.index
           .touch(session.id, now(), expiresAt)
           .catch((error) => console.warn('last_seen update failed', error)),
       )
     }
     await next()
+  }
+}
+
+/**
+ * Who is acting in this request, for the audit log: the client's address and user agent, and
+ * the public id of its session (the new one, after a sign-in).
+ */
+export function actorOf(c: {
+  var: RequestVariables & SessionVariables
+  req: { header(name: string): string | undefined }
+}): Actor {
+  const session = c.var.session
+  return {
+    ip: c.var.clientIp,
+    userAgent: c.req.header('User-Agent') ?? '',
+    session: session.key === null ? null : session.id,
   }
 }
 
@@ -107,28 +119,29 @@ const KV_WRITE_SPACING_MS = 1_000
  *   per key, and this request has just written the record.
  */
 export async function confirmSaved(
-  auth: AuthContext,
+  accounts: Accounts,
   kvKey: string,
   record: SessionRecord,
   spacingMs = KV_WRITE_SPACING_MS,
 ): Promise<void> {
   const userId = record.data[SESSION_KEY]
   if (userId === undefined) return
-  const user = await auth.index.userOf(record.id, kvKey)
-  if (user && (await stillHolds(auth, user, userId, record))) return
+  const owner = await accounts.index.userIdOf(record.id, kvKey)
+  const user = owner === null ? null : await accounts.users.getById(owner)
+  if (user && (await stillHolds(accounts.secrets, user, userId, record))) return
   await scheduler.wait(spacingMs)
-  await auth.store.delete(kvKey)
+  await accounts.store.delete(kvKey)
 }
 
 async function stillHolds(
-  auth: AuthContext,
+  secrets: readonly string[],
   user: UserRow,
   userId: unknown,
   record: SessionRecord,
 ): Promise<boolean> {
   if (user.is_active !== 1 || String(user.id) !== userId) return false
   if (record.user && !sameUser(record.user, toSnapshot(user))) return false
-  return verifySessionAuthHash(record.data[HASH_SESSION_KEY], user.password, auth.secrets)
+  return verifySessionAuthHash(record.data[HASH_SESSION_KEY], user.password, secrets)
 }
 
 /** Whether a stored snapshot still shows the user as stored in D1. */

@@ -1,17 +1,18 @@
 /**
- * Django's `authenticate()`, `login()` and `logout()`, over D1 users and KV sessions.
+ * Django's `authenticate()`, `login()` and `logout()`, over D1 users and KV sessions. The sign-in
+ * flows (sign-in.ts) call them; nothing else does.
  */
 
-import type { Hashers } from '../accounts/hashers'
+import type { Accounts, Actor } from '../accounts'
 import { checkPassword, makePassword } from '../accounts/passwords'
-import { toSnapshot, type UserRepository, type UserRow } from '../accounts/users'
+import { toSnapshot, type UserRow } from '../accounts/users'
 import { ValidationError } from '../errors'
-import type { Session, SessionStore } from '../session'
+import type { Session } from '../session'
 import { kvKeyFor } from '../session/key'
 import type { BatchedCheck } from '../throttle'
 import { saltedHmacHex } from '../utils/crypto'
 import { sessionAuthHash } from './auth-hash'
-import type { SessionIndex } from './session-index'
+import type { SessionIndexRow } from './session-index'
 
 /** DRF's message for every failed login, whatever the reason. */
 export const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.'
@@ -22,18 +23,6 @@ export const BACKEND_SESSION_KEY = '_auth_user_backend'
 export const HASH_SESSION_KEY = '_auth_user_hash'
 /** The backend path Django records; sessiongate's backend behaves as Django's ModelBackend. */
 export const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend'
-
-/** What login, logout and the auth middleware need. */
-export interface AuthContext {
-  db: D1Database
-  users: UserRepository
-  index: SessionIndex
-  store: SessionStore
-  hashers: Hashers
-  /** SECRET_KEY first, then SECRET_KEY_FALLBACKS. */
-  secrets: readonly string[]
-  now: () => number
-}
 
 /**
  * Django's ModelBackend.authenticate, given the user found by the typed username (null when there
@@ -49,17 +38,17 @@ export interface AuthContext {
  * the same username always costs the same, so timing cannot tell who exists.
  */
 export async function authenticate(
-  auth: AuthContext,
+  accounts: Accounts,
   user: UserRow | null,
   password: string,
   decoyHash: string | null = null,
 ): Promise<UserRow | null> {
   // With neither, the hasher still runs (on no hash), as Django's make_password(password).
-  const check = await checkPassword(auth.hashers, password, user ? user.password : decoyHash)
+  const check = await checkPassword(accounts.hashers, password, user ? user.password : decoyHash)
   if (!user || !check.valid || user.is_active !== 1) return null
   if (check.mustUpdate) {
-    const upgraded = await makePassword(auth.hashers, password)
-    await auth.users.setPassword(user.id, upgraded)
+    const upgraded = await makePassword(accounts.hashers, password)
+    await accounts.users.setPassword(user.id, upgraded)
     return { ...user, password: upgraded }
   }
   return user
@@ -86,18 +75,18 @@ export async function decoyPick(username: string, secret: string): Promise<numbe
  * login is undone and the session flushed, as when the password changed meanwhile.
  */
 export async function login(
-  auth: AuthContext,
+  accounts: Accounts,
   session: Session,
   user: UserRow,
   userAgent: string,
   guard?: BatchedCheck,
 ): Promise<UserRow> {
-  const authHash = await sessionAuthHash(user.password, auth.secrets[0] as string)
+  const authHash = await sessionAuthHash(user.password, accounts.secrets[0] as string)
   const current = session.get(SESSION_KEY)
   if (current !== undefined && current !== String(user.id)) session.flush()
   session.cycleKey()
 
-  const now = auth.now()
+  const now = accounts.now()
   const loggedIn = { ...user, last_login: new Date(now).toISOString() }
   const snapshot = toSnapshot(loggedIn)
   session.set(SESSION_KEY, String(user.id))
@@ -107,10 +96,10 @@ export async function login(
 
   // One round trip: the guard's statements (the throttle's last word), then the login's writes.
   const guarded = guard?.statements ?? []
-  const results = await auth.db.batch<{ id: string; kv_key: string }>([
+  const results = await accounts.db.batch([
     ...guarded,
-    auth.users.setLastLoginStatement(user.id, loggedIn.last_login),
-    auth.index.upsertStatement(
+    accounts.users.setLastLoginStatement(user.id, loggedIn.last_login),
+    accounts.index.upsertStatement(
       {
         id: session.id,
         user_id: user.id,
@@ -122,7 +111,7 @@ export async function login(
       },
       user.password,
     ),
-    auth.index.overflowStatement(user.id),
+    accounts.index.overflowStatement(user.id),
   ])
   const [, indexed, overflow] = results.slice(guarded.length)
   try {
@@ -130,9 +119,9 @@ export async function login(
   } catch (error) {
     // Refused after all: the login never happened. Its row goes, `last_login` goes back (unless
     // another login moved it since), and the half-made session is never saved.
-    await auth.db.batch([
-      auth.index.removeStatement(session.id),
-      auth.users.restoreLastLoginStatement(user.id, loggedIn.last_login, user.last_login),
+    await accounts.db.batch([
+      accounts.index.removeStatement(session.id),
+      accounts.users.restoreLastLoginStatement(user.id, loggedIn.last_login, user.last_login),
     ])
     session.flush()
     throw error
@@ -144,7 +133,7 @@ export async function login(
     throw new ValidationError(INVALID_CREDENTIALS)
   }
   // Past MAX_SESSIONS_PER_USER, the oldest sessions end (see session-index.ts for why).
-  await auth.index.endListed(auth.store, overflow?.results ?? [])
+  await accounts.endListed((overflow?.results ?? []) as SessionIndexRow[])
   return loggedIn
 }
 
@@ -153,17 +142,17 @@ export async function login(
  * logged in under a new key with the new hash, and re-points its index row.
  */
 export async function updateSessionAuthHash(
-  auth: AuthContext,
+  accounts: Accounts,
   session: Session,
   user: UserRow,
 ): Promise<void> {
   session.cycleKey()
-  const authHash = await sessionAuthHash(user.password, auth.secrets[0] as string)
+  const authHash = await sessionAuthHash(user.password, accounts.secrets[0] as string)
   const snapshot = toSnapshot(user)
   session.set(HASH_SESSION_KEY, authHash)
   session.setUser(snapshot)
-  const now = auth.now()
-  await auth.index.repoint(
+  const now = accounts.now()
+  await accounts.index.repoint(
     session.id,
     await kvKeyFor(session.key as string),
     now,
@@ -172,18 +161,28 @@ export async function updateSessionAuthHash(
 }
 
 /**
- * Django's `logout()`: flushes the session (its record is deleted and its cookie with it) and
- * forgets its index row. With `everywhere`, every other session of the user ends too.
+ * Django's `logout()`: this session's record is deleted (now, so that a failure is a 503 and the
+ * client keeps its cookie to try again: logout never reports success while the record exists),
+ * then its index row; the session is flushed, so the response deletes the cookie. With
+ * `everywhere`, every other session of the user ends too.
  */
 export async function logout(
-  auth: AuthContext,
+  accounts: Accounts,
   session: Session,
-  userId: number | null,
+  user: { id: number; username: string } | null,
+  actor: Actor,
   everywhere = false,
 ): Promise<void> {
-  if (userId !== null) {
-    if (everywhere) await auth.index.endSessions(auth.store, userId)
-    else await auth.index.remove(session.id)
+  if (user && everywhere) {
+    await accounts.endSessions(user, actor, {
+      keepSession: session.id,
+      event: 'logout_everywhere',
+    })
   }
+  const stored = session.loadedKvKey
+  if (stored) await accounts.store.delete(stored)
+  if (user) await accounts.index.remove(session.id)
   session.flush()
+  if (stored) session.markDeleted(stored)
+  if (user && !everywhere) await accounts.events.record({ type: 'logout', user }, actor)
 }

@@ -1,12 +1,9 @@
 /**
- * The per-user session index in D1 (`user_sessions`) and write-through revocation: every change
- * to a user rewrites or deletes that user's session records, found here, in the same request or
- * CLI call. So the snapshot in a session record never outlives a change to its user, and the hot
- * path stays at one KV read. Every query about `user_sessions` lives here, bound.
+ * The per-user session index in D1 (`user_sessions`): one row per logged-in session, the exact
+ * list behind `/auth/sessions`, "log out everywhere" and write-through revocation (the accounts
+ * service finds a user's session records here when the user changes). Every query about
+ * `user_sessions` lives here, bound.
  */
-
-import { USER_COLUMNS, type UserRow } from '../accounts/users'
-import type { SessionStore, UserSnapshot } from '../session'
 
 export interface SessionIndexRow {
   id: string
@@ -92,6 +89,15 @@ export class SessionIndex {
       .run()
   }
 
+  /** `prune` for every user (the daily clean-up); returns how many rows went. */
+  async pruneAll(before: number): Promise<number> {
+    const result = await this.db
+      .prepare('DELETE FROM user_sessions WHERE expires_at < ?1')
+      .bind(before)
+      .run()
+    return result.meta.changes
+  }
+
   /** The row with this public id if it belongs to the user, else null. */
   async getForUser(id: string, userId: number): Promise<SessionIndexRow | null> {
     return this.db
@@ -107,38 +113,42 @@ export class SessionIndex {
   overflowStatement(userId: number, keep = MAX_SESSIONS_PER_USER): D1PreparedStatement {
     return this.db
       .prepare(
-        `SELECT id, kv_key FROM user_sessions WHERE user_id = ?1
+        `SELECT ${COLUMNS} FROM user_sessions WHERE user_id = ?1
          ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2`,
       )
       .bind(userId, keep)
   }
 
   /**
-   * Ends the given sessions: their rows, then their KV records. Rows go first so that a request
-   * still holding one of these sessions, which writes its record back after the delete below,
-   * finds no row when it confirms the write (`confirmSaved`) and deletes the record itself.
-   */
-  async endListed(store: SessionStore, rows: { id: string; kv_key: string }[]): Promise<void> {
-    if (rows.length === 0) return
-    await this.db
-      .prepare('DELETE FROM user_sessions WHERE id IN (SELECT value FROM json_each(?1))')
-      .bind(JSON.stringify(rows.map((row) => row.id)))
-      .run()
-    await Promise.all(rows.map((row) => store.delete(row.kv_key)))
-  }
-
-  /**
-   * The user of a session while its row still exists and points at `kvKey`: null once the
+   * The user id of a session while its row still exists and points at `kvKey`: null once the
    * session was ended (its row deleted) or re-keyed by another request.
    */
-  async userOf(id: string, kvKey: string): Promise<UserRow | null> {
+  async userIdOf(id: string, kvKey: string): Promise<number | null> {
     return this.db
-      .prepare(
-        `SELECT ${USER_COLUMNS} FROM users
-         WHERE id = (SELECT user_id FROM user_sessions WHERE id = ?1 AND kv_key = ?2)`,
-      )
+      .prepare('SELECT user_id FROM user_sessions WHERE id = ?1 AND kv_key = ?2')
       .bind(id, kvKey)
-      .first<UserRow>()
+      .first<number>('user_id')
+  }
+
+  /** Every row of a user's sessions but `keepId`'s (expired ones too: see `prune`). */
+  async listAll(userId: number, keepId: string | null = null): Promise<SessionIndexRow[]> {
+    const { results } = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM user_sessions WHERE user_id = ?1 AND id IS NOT ?2`)
+      .bind(userId, keepId)
+      .all<SessionIndexRow>()
+    return results
+  }
+
+  /** A statement deleting exactly these rows (by public id), for a batch. */
+  deleteStatement(ids: readonly string[]): D1PreparedStatement {
+    return this.db
+      .prepare('DELETE FROM user_sessions WHERE id IN (SELECT value FROM json_each(?1))')
+      .bind(JSON.stringify(ids))
+  }
+
+  /** A statement putting a deleted row back as it was (to undo a revocation that failed). */
+  restoreStatement(row: SessionIndexRow): D1PreparedStatement {
+    return this.upsertStatement(row)
   }
 
   /** Forgets one session. */
@@ -169,49 +179,5 @@ export class SessionIndex {
       )
       .bind(lastSeen, expiresAt, id)
       .run()
-  }
-
-  /**
-   * Ends every session of a user except `keepId`: deletes their rows, then their KV records
-   * (see `endListed`).
-   * Returns how many ended. Costs one D1 query, one KV delete per session and one D1 delete.
-   */
-  async endSessions(
-    store: SessionStore,
-    userId: number,
-    keepId: string | null = null,
-  ): Promise<number> {
-    const { results } = await this.db
-      .prepare('SELECT id, kv_key FROM user_sessions WHERE user_id = ?1 AND id IS NOT ?2')
-      .bind(userId, keepId)
-      .all<{ id: string; kv_key: string }>()
-    // Exactly the rows selected: a session that logs in meanwhile keeps its row along with its
-    // record, rather than losing the row and so escaping every later revocation.
-    await this.endListed(store, results)
-    return results.length
-  }
-
-  /**
-   * Rewrites the snapshot in every live session record of a user (after a staff or name
-   * change), sealed again, so the hot path sees the change without reading D1.
-   */
-  async rewriteSnapshots(store: SessionStore, user: UserSnapshot): Promise<number> {
-    // Every row, not only those that look live: a row's expiry may lag its record's.
-    const { results: rows } = await this.db
-      .prepare(`SELECT ${COLUMNS} FROM user_sessions WHERE user_id = ?1`)
-      .bind(user.id)
-      .all<SessionIndexRow>()
-    let rewritten = 0
-    await Promise.all(
-      rows.map(async (row) => {
-        const record = await store.loadByKvKey(row.kv_key)
-        if (!record) return
-        if (record.data._auth_user_id !== String(user.id)) return
-        record.user = user
-        await store.save(row.kv_key, record)
-        rewritten++
-      }),
-    )
-    return rewritten
   }
 }

@@ -1,25 +1,20 @@
 /**
- * The `/auth/*` JSON API. Thin: every rule lives in session/, auth/, csrf/ and throttle/.
+ * The `/auth/*` JSON API. Thin: every rule lives in accounts/, auth/, session/, csrf/ and
+ * throttle/; a handler reads the request, makes one call, and answers.
  */
 import { type Context, Hono } from 'hono'
-import { checkPassword, makePassword } from '../accounts/passwords'
-import { toSnapshot, type UserRow } from '../accounts/users'
-import { validatePassword } from '../accounts/validators'
+import { toSnapshot } from '../accounts/users'
+import { actorOf } from '../auth'
 import { LAST_SEEN_INTERVAL_MS } from '../auth/last-seen'
-import {
-  authenticate,
-  decoyPick,
-  INVALID_CREDENTIALS,
-  login,
-  logout,
-  updateSessionAuthHash,
-} from '../auth/login'
+import { logout } from '../auth/login'
+import { changePassword, type FirstFactor, signIn } from '../auth/sign-in'
 import type { Config } from '../config'
 import type { AppEnv } from '../context'
-import { NOT_AUTHENTICATED, NotFound, ValidationError } from '../errors'
+import { NOT_AUTHENTICATED, NotFound } from '../errors'
 import type { Gateway } from '../gateway'
 import type { UserSnapshot } from '../session'
 import { LoginThrottle } from '../throttle'
+import { inBackground } from '../utils/background'
 import { isObject } from '../utils/json'
 import { fieldError, readObject, requiredString } from './body'
 import { route } from './methods'
@@ -32,53 +27,51 @@ function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
     pairLimit: config.loginFailureLimit,
     ipLimit: config.loginFailureIpLimit,
     windowSeconds: config.loginFailureWindow,
-    now: c.var.auth.now,
+    now: c.var.accounts.now,
   })
 }
 
 /**
- * Throttle, authenticate and log in: the one path shared by the JSON API and the HTML sign-in
- * form. Returns the user; throws 429 (throttled) or 400 (`Unable to log in...`) otherwise.
+ * Runs the sign-in pipeline for this request, then what a signed-in response needs: a new CSRF
+ * secret (Django's `rotate_token`) and `c.var.user`. Shared by the JSON API and the HTML form.
  */
-export async function attemptLogin(
+export async function signInRequest(
   c: Context<AppEnv>,
   config: Config,
-  typedUsername: string,
-  password: string,
+  factor: FirstFactor,
 ): Promise<UserSnapshot> {
-  // Django's AuthenticationForm normalizes the username (NFKC), as usernames are stored.
-  const username = typedUsername.normalize('NFKC')
-  const attempt = await throttleFor(c, config).attempt(c.var.clientIp, username)
-  const auth = c.var.auth
-  // Two D1 round trips in all: the throttle's check with the user, then (after the hash) the
-  // throttle's last word with the login's writes. D1 may be far from this location.
-  const [locked, found, decoy] = await auth.db.batch([
-    attempt.checkStatement(),
-    auth.users.byUsernameStatement(username),
-    auth.users.decoyHashStatement(await decoyPick(username, auth.secrets[0] as string)),
-  ])
-  attempt.refuseIfLocked(locked)
-  const user = await authenticate(
-    auth,
-    (found?.results[0] as UserRow | undefined) ?? null,
-    password,
-    (decoy?.results[0] as { password: string } | undefined)?.password ?? null,
-  )
-  if (!user) {
-    await attempt.recordFailure()
-    throw new ValidationError(INVALID_CREDENTIALS)
-  }
-  const loggedIn = await login(
-    auth,
-    c.var.session,
-    user,
-    c.req.header('User-Agent') ?? '',
-    attempt.successCheck(),
+  const user = await signIn(
+    {
+      accounts: c.var.accounts,
+      session: c.var.session,
+      throttle: throttleFor(c, config),
+      actor: actorOf(c),
+      defer: (work) => inBackground(c, work),
+    },
+    factor,
   )
   c.var.csrf.rotate()
-  const snapshot = toSnapshot(loggedIn)
+  const snapshot = toSnapshot(user)
   c.set('user', snapshot)
   return snapshot
+}
+
+/** Most events one page of `GET /auth/events` holds. */
+const MAX_EVENTS = 200
+
+/** A whole-number query parameter from 1 to `max`, its default when absent, or a 400. */
+function queryInteger<T extends number | null>(
+  raw: string | undefined,
+  name: string,
+  fallback: T,
+  max: number,
+): number | T {
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || value < 1 || value > max) {
+    fieldError(name, `Ensure this value is a whole number from 1 to ${max}.`)
+  }
+  return value
 }
 
 /** The logged-in user, or a 401. */
@@ -91,13 +84,6 @@ function requireUser(c: Context<AppEnv>): UserSnapshot {
 /** The application's part of the session data: keys without a leading underscore. */
 function applicationData(data: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(data).filter(([key]) => !key.startsWith('_')))
-}
-
-/** The current user's row; a user deleted mid-request is logged out. */
-async function currentRow(c: Context<AppEnv>, user: UserSnapshot): Promise<UserRow> {
-  const row = await c.var.auth.users.getById(user.id)
-  if (!row) throw NOT_AUTHENTICATED
-  return row
 }
 
 /** Builds the `/auth` sub-app. */
@@ -117,7 +103,9 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       const body = await readObject(c)
       const username = requiredString(body, 'username')
       const password = requiredString(body, 'password')
-      return c.json({ user: await attemptLogin(c, config, username, password) })
+      return c.json({
+        user: await signInRequest(c, config, { kind: 'password', username, password }),
+      })
     },
   })
 
@@ -125,7 +113,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
     POST: async (c) => {
       const everywhere = ['1', 'true', 'yes'].includes(c.req.query('everywhere') ?? '')
       const next = await formNext(c)
-      await logout(c.var.auth, c.var.session, c.var.user?.id ?? null, everywhere)
+      await logout(c.var.accounts, c.var.session, c.var.user, actorOf(c), everywhere)
       c.set('user', null)
       if (next !== null) return c.redirect(safeRedirect(next), 302)
       return c.json({ detail: 'Successfully logged out.' })
@@ -167,32 +155,17 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       const body = await readObject(c)
       const oldPassword = requiredString(body, 'old_password')
       const newPassword = requiredString(body, 'new_password')
-      const auth = c.var.auth
-      const attempt = await throttleFor(c, config).attempt(c.var.clientIp, user.username)
-      await attempt.check()
-      const row = await currentRow(c, user)
-      const check = await checkPassword(auth.hashers, oldPassword, row.password)
-      if (!check.valid) {
-        // Guessing the old password through this form is throttled like a login.
-        await attempt.recordFailure()
-        fieldError(
-          'old_password',
-          'Your old password was entered incorrectly. Please enter it again.',
-        )
-      }
-      // The right old password clears the pair's failures, like a login (or is a 429 if a burst
-      // of concurrent guesses reached the limit meanwhile).
-      await attempt.recordSuccess()
-      const problems = validatePassword(newPassword, row)
-      if (problems.length > 0) {
-        throw new ValidationError(problems.join(' '), { new_password: problems })
-      }
-      const encoded = await makePassword(auth.hashers, newPassword)
-      await auth.users.setPassword(row.id, encoded)
-      // Every other session ends now; this one stays, under a new key (Django's
-      // update_session_auth_hash).
-      await auth.index.endSessions(auth.store, row.id, c.var.session.id)
-      await updateSessionAuthHash(auth, c.var.session, { ...row, password: encoded })
+      await changePassword(
+        {
+          accounts: c.var.accounts,
+          session: c.var.session,
+          throttle: throttleFor(c, config),
+          actor: actorOf(c),
+        },
+        user,
+        oldPassword,
+        newPassword,
+      )
       return c.json({ detail: 'New password has been saved.' })
     },
   })
@@ -200,12 +173,11 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   route(app, '/sessions', {
     GET: async (c) => {
       const user = requireUser(c)
-      const auth = c.var.auth
-      const now = auth.now()
+      const { index, now } = c.var.accounts
       // Rows are dropped only well after their recorded expiry: a row's expiry may lag its
       // record's by up to one age plus the last_seen interval (see SessionIndex.prune).
-      await auth.index.prune(user.id, now - config.sessionCookieAge * 1000 - LAST_SEEN_INTERVAL_MS)
-      const rows = await auth.index.listForUser(user.id, now)
+      await index.prune(user.id, now() - config.sessionCookieAge * 1000 - LAST_SEEN_INTERVAL_MS)
+      const rows = await index.listForUser(user.id, now())
       const iso = (ms: number) => new Date(ms).toISOString()
       return c.json({
         sessions: rows.map((row) => ({
@@ -223,15 +195,34 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   route(app, '/sessions/:id', {
     DELETE: async (c) => {
       const user = requireUser(c)
-      const auth = c.var.auth
-      const row = await auth.index.getForUser(c.req.param('id') ?? '', user.id)
+      const accounts = c.var.accounts
+      const row = await accounts.index.getForUser(c.req.param('id') ?? '', user.id)
       if (!row) throw new NotFound()
-      await auth.index.endListed(auth.store, [row])
+      await accounts.revokeSession(user, row, actorOf(c))
       if (row.id === c.var.session.id) {
         c.var.session.flush()
         c.set('user', null)
       }
       return c.body(null, 204)
+    },
+  })
+
+  route(app, '/events', {
+    GET: async (c) => {
+      const user = requireUser(c)
+      const limit = queryInteger(c.req.query('limit'), 'limit', 50, MAX_EVENTS)
+      const before = queryInteger(c.req.query('before'), 'before', null, Number.MAX_SAFE_INTEGER)
+      const rows = await c.var.accounts.events.forUser(user.id, limit, before)
+      return c.json({
+        events: rows.map((row) => ({
+          id: row.id,
+          at: row.at,
+          type: row.type,
+          ip: row.ip,
+          user_agent: row.user_agent,
+          detail: JSON.parse(row.detail),
+        })),
+      })
     },
   })
 

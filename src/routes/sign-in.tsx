@@ -7,7 +7,7 @@ import type { Context } from 'hono'
 import type { Config } from '../config'
 import type { AppEnv } from '../context'
 import { ApiError } from '../errors'
-import { attemptLogin } from './auth'
+import { signInRequest } from './auth'
 import { isFormRequest, readBody } from './body'
 import { PAGE_HEADERS, SignedInPage, SignInPage } from './login-page'
 import { isSafeRedirect, safeRedirect } from './redirect'
@@ -57,7 +57,7 @@ export async function formLogin(c: Ctx, config: Config, next: string): Promise<R
   }
   if (username === '' || password === '') return again(400, MISSING_FIELDS)
   try {
-    await attemptLogin(c, config, username, password)
+    await signInRequest(c, config, { kind: 'password', username, password })
   } catch (error) {
     if (error instanceof ApiError && (error.status === 400 || error.status === 429)) {
       return again(error.status, error.message, error.headers)

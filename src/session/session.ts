@@ -144,6 +144,11 @@ export class Session {
     this.#createdAt = this.#settings.now()
   }
 
+  /** Tells the session that a retired record was already deleted, so saving skips it. */
+  markDeleted(kvKey: string): void {
+    this.#obsoleteKvKeys.delete(kvKey)
+  }
+
   /**
    * Keeps the data under a new key and deletes the old record, so a key known before login is
    * worthless after it (session fixation; Django's `cycle_key`).

@@ -19,6 +19,11 @@ export class SessionStore {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Whether records can be sealed here (there is a SECRET_KEY): without, none can be written. */
+  get canSeal(): boolean {
+    return this.signer.canSign
+  }
+
   /**
    * The live record of a session key, or null when there is none, it is malformed or unsealed,
    * or it has expired. Expiry is checked here because KV deletes expired records only eventually.

@@ -177,7 +177,7 @@ describe('LoginThrottle', () => {
     expect(
       names
         .filter((name) => name.startsWith('pair:'))
-        .every((name) => /^pair:[0-9a-f]{64}$/.test(name)),
+        .every((name) => /^pair:[0-9a-f]{64}:[0-9a-f]{64}$/.test(name)),
     ).toBe(true)
   })
 })

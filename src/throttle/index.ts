@@ -73,6 +73,27 @@ export class LoginThrottle {
     this.#now = options.now ?? Date.now
   }
 
+  /**
+   * Forgets every failure counted against `username`, from any network (django-axes' reset):
+   * an operator's way to let a user in before the window passes. Returns how many buckets went.
+   */
+  async unlock(username: string): Promise<number> {
+    const result = await this.db
+      .prepare("DELETE FROM login_failures WHERE bucket >= ?1 AND bucket < ?1 || '~'")
+      .bind(await userPrefix(username))
+      .run()
+    return result.meta.changes
+  }
+
+  /** Deletes the buckets whose window has passed (the daily clean-up); returns how many. */
+  async prune(): Promise<number> {
+    const result = await this.db
+      .prepare('DELETE FROM login_failures WHERE window_start + ?1 <= ?2')
+      .bind(this.#limits.windowMs, this.#now())
+      .run()
+    return result.meta.changes
+  }
+
   /** One login attempt from `ip` for `username`: its buckets, named (hashing, no I/O). */
   async attempt(ip: string, username: string): Promise<LoginAttempt> {
     const [pair, address] = await bucketsFor(ip, username)
@@ -191,5 +212,10 @@ export class LoginAttempt {
 async function bucketsFor(ip: string, username: string): Promise<[string, string]> {
   const network = networkKey(ip)
   const address = network.length <= 64 ? network : await sha256Hex(network)
-  return [`pair:${await sha256Hex(`${network}\n${username}`)}`, `ip:${address}`]
+  return [`${await userPrefix(username)}${await sha256Hex(network)}`, `ip:${address}`]
+}
+
+/** The start of every pair bucket of `username`, so `unlock` finds them all (by range). */
+async function userPrefix(username: string): Promise<string> {
+  return `pair:${await sha256Hex(username)}:`
 }

@@ -16,6 +16,7 @@ import {
   hashers,
   setCookie,
   storedRecord,
+  testAccounts,
   testStore,
   uniqueName,
 } from '../helpers'
@@ -473,16 +474,7 @@ describe('races with a password change', () => {
       kvKey,
       await store.load(client.cookies.get('sessionid') as string),
     )
-    const auth = {
-      db: env.DB,
-      users,
-      index: new SessionIndex(env.DB),
-      store,
-      hashers,
-      secrets: ['test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH'],
-      now: Date.now,
-    }
-    await expect(login(auth, session, stale, 'test')).rejects.toThrow(
+    await expect(login(testAccounts(), session, stale, 'test')).rejects.toThrow(
       'Unable to log in with provided credentials.',
     )
     expect(session.isEmpty).toBe(true)

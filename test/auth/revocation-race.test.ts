@@ -7,24 +7,13 @@
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { toSnapshot, UserRepository } from '../../src/accounts/users'
-import { type AuthContext, confirmSaved } from '../../src/auth'
-import { SessionIndex } from '../../src/auth/session-index'
-import { loadConfig } from '../../src/config'
+import { CLI_ACTOR } from '../../src/accounts'
+import { confirmSaved } from '../../src/auth'
 import { kvKeyFor } from '../../src/session/key'
 import type { SessionRecord } from '../../src/session/record'
-import { Client, createUser, hashers, storedRecord, testStore } from '../helpers'
+import { Client, createUser, storedRecord, testAccounts } from '../helpers'
 
-const config = loadConfig(env)
-const auth: AuthContext = {
-  db: env.DB,
-  users: new UserRepository(env.DB),
-  index: new SessionIndex(env.DB),
-  store: testStore(),
-  hashers,
-  secrets: [config.secretKey, ...config.secretKeyFallbacks],
-  now: Date.now,
-}
+const accounts = testAccounts()
 
 interface Held {
   client: Client
@@ -48,8 +37,8 @@ async function hold(user: { username: string; password: string }): Promise<Held>
  * its one-second wait, which only spaces KV writes to one key in production).
  */
 async function writeBack(held: Held): Promise<void> {
-  await auth.store.save(held.kvKey, held.record)
-  await confirmSaved(auth, held.kvKey, held.record, 0)
+  await accounts.store.save(held.kvKey, held.record)
+  await confirmSaved(accounts, held.kvKey, held.record, 0)
 }
 
 async function meStatus(client: Client): Promise<number> {
@@ -88,9 +77,9 @@ describe('a session written back after a revocation', () => {
   it('does not bring back a revoked is_staff: record deleted, 401', async () => {
     const user = await createUser({ is_staff: true })
     const held = await hold(user)
-    const row = await auth.users.setFlag(held.record.user?.id ?? 0, 'is_staff', false)
+    const row = await accounts.users.getById(held.record.user?.id ?? 0)
     if (!row) throw new Error('no user')
-    await auth.index.rewriteSnapshots(auth.store, toSnapshot(row))
+    await accounts.setFlags(row, { is_staff: false }, CLI_ACTOR)
 
     await writeBack(held)
     expect(await env.SESSIONS.get(held.kvKey)).toBeNull()

@@ -3,13 +3,14 @@
  * temporary local state, and reach that same state from the test through wrangler's
  * `getPlatformProxy`, as a running `wrangler dev` would.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
-import { getPlatformProxy, unstable_splitSqlQuery } from 'wrangler'
+import { getPlatformProxy } from 'wrangler'
 import { loadHashers } from '../../scripts/cli/hashers'
 import { runCommand } from '../../scripts/lib/process'
+import { applyMigrations, readMigrations } from '../../scripts/lib/schema'
 import { type NewUser, UserRepository, type UserRow } from '../../src/accounts/users'
 import { SessionIndex } from '../../src/auth/session-index'
 import { recordSigner, SessionStore, type UserSnapshot } from '../../src/session'
@@ -90,12 +91,8 @@ export async function openState(dir: string) {
     remoteBindings: false,
   })
   const { DB: db, SESSIONS: kv } = proxy.env
-  // The CLI applies the schema itself; the tests may seed before its first run.
-  await db.batch(
-    unstable_splitSqlQuery(await readFile(join(ROOT, 'schema.sql'), 'utf8')).map((sql) =>
-      db.prepare(sql),
-    ),
-  )
+  // The CLI applies the migrations itself; the tests may seed before its first run.
+  await applyMigrations(db, await readMigrations(ROOT))
   const users = new UserRepository(db)
   const store = new SessionStore(kv, recordSigner([TEST_SECRET]))
   return {

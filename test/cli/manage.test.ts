@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { loadHashers } from '../../scripts/cli/hashers'
 import { toSnapshot } from '../../src/accounts/users'
+import { LoginThrottle } from '../../src/throttle'
 import { TEST_SECRET, useLocalState } from './helpers'
 
 const PASSWORD = 'secret pass phrase 1'
@@ -166,5 +167,44 @@ describe('list', () => {
       sessions: 0,
     })
     expect(result.stdout).not.toContain('argon2')
+  })
+})
+
+describe('events and unlock', () => {
+  it('events shows what the CLI changed, newest first, as a table or JSON, for one user', async () => {
+    const { username } = await suite.local.seedUser(suite.name('audited'))
+    expect((await suite.user(['staff', username, 'on'])).code).toBe(0)
+    expect((await suite.user(['deactivate', username])).code).toBe(0)
+    const table = await suite.user(['events', username])
+    expect(table.code).toBe(0)
+    const lines = table.stdout.trim().split('\n')
+    expect(lines[0]).toMatch(/^id\s+at\s+type\s+username\s+ip\s+detail$/)
+    expect(lines[2]).toContain('user_deactivated')
+    expect(lines[3]).toContain('user_changed')
+    const json = await suite.user(['events', username, '--json', '--limit', '1'])
+    const events = JSON.parse(json.stdout) as { type: string; username: string; detail: object }[]
+    expect(events).toHaveLength(1)
+    expect(events[0]).toMatchObject({
+      type: 'user_deactivated',
+      username,
+      detail: { is_active: false },
+    })
+  })
+
+  it('unlock clears the login throttle of a username (exit 0)', async () => {
+    const { username } = await suite.local.seedUser(suite.name('locked'))
+    const throttle = new LoginThrottle(suite.local.db)
+    for (const ip of ['192.0.2.1', '192.0.2.2']) {
+      await (await throttle.attempt(ip, username)).recordFailure()
+    }
+    const result = await suite.user(['unlock', username])
+    expect(result).toMatchObject({
+      code: 0,
+      stderr: `Login throttle of '${username}' cleared (2 networks).\n`,
+    })
+  })
+
+  it('exits 2 for a bad --limit', async () => {
+    expect((await suite.user(['events', '--limit', 'lots'])).code).toBe(2)
   })
 })

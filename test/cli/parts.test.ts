@@ -1,11 +1,12 @@
 /** The CLI's pure parts, in process: no wrangler, no workerd. */
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import type { CliBindings } from '../../scripts/cli/bindings'
 import { CommandContext, type Io } from '../../scripts/cli/commands'
 import { CliError } from '../../scripts/cli/errors'
 import { renderTable } from '../../scripts/cli/table'
 import { readFirstLine } from '../../scripts/cli/terminal'
-import type { UserRow } from '../../src/accounts/users'
+import { StorageUnavailable } from '../../src/storage'
 
 describe('readFirstLine', () => {
   it('returns the first line without its line ending', async () => {
@@ -42,25 +43,27 @@ describe('renderTable', () => {
   })
 })
 
-describe('CommandContext.revoke', () => {
+describe('CommandContext.change', () => {
   const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } as Io
-  const user = { id: 7, username: 'ada' } as UserRow
+  const bindings = async () => ({ db: {}, kv: {}, secrets: [] }) as unknown as CliBindings
 
-  it('says what was done and the command that finishes the job, with the same target', async () => {
-    const context = new CommandContext(io, () => Promise.reject(new Error('unused')), ' --remote')
-    const failing = context.revoke(user, 'The password was changed', () =>
-      Promise.reject(new Error('wrangler kv key delete failed: network')),
+  it('tells the operator a change that storage stopped was undone, and that trying again is safe', async () => {
+    const context = new CommandContext(io, bindings, ' --remote')
+    const failing = context.change('Changing the password', () =>
+      Promise.reject(new StorageUnavailable()),
     )
     await expect(failing).rejects.toThrow(CliError)
     await expect(failing).rejects.toThrow(
-      "The password was changed, but the user's sessions could not all be updated or ended: " +
-        'wrangler kv key delete failed: network\n' +
-        'Finish with: npm run user -- end-sessions ada --remote',
+      "Changing the password failed: the user's sessions could not all be updated or ended, so " +
+        'the change was undone (see the messages above). Try again.',
     )
   })
 
-  it('returns what the revocation returned', async () => {
-    const context = new CommandContext(io, () => Promise.reject(new Error('unused')))
-    expect(await context.revoke(user, 'done', async () => 3)).toBe(3)
+  it('returns what the change returned, and lets other errors through', async () => {
+    const context = new CommandContext(io, bindings)
+    expect(await context.change('done', async () => 3)).toBe(3)
+    await expect(context.change('x', () => Promise.reject(new TypeError('bug')))).rejects.toThrow(
+      TypeError,
+    )
   })
 })

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
+import { loadHashers } from '../../scripts/cli/hashers'
 import {
   d1ExecuteArgs,
   KV_VALUE_NOT_FOUND,
@@ -20,8 +21,8 @@ import {
   type WranglerTarget,
   wranglerRunner,
 } from '../../scripts/cli/wrangler'
+import { CLI_ACTOR, createAccounts } from '../../src/accounts'
 import { UserRepository } from '../../src/accounts/users'
-import { SessionIndex } from '../../src/auth/session-index'
 import { recordSigner, SessionStore } from '../../src/session'
 import { ROOT, TEST_SECRET, useLocalState } from './helpers'
 
@@ -281,7 +282,15 @@ describe('the repositories over real wrangler commands (local state)', () => {
     ])
     expect(await local.kv.get(second)).not.toBeNull()
 
-    expect(await new SessionIndex(db).endSessions(store, created.id)).toBe(2)
+    const accounts = createAccounts({
+      db,
+      kv,
+      records: recordSigner([TEST_SECRET]),
+      hashers: await loadHashers(),
+      secrets: [TEST_SECRET],
+      now: Date.now,
+    })
+    expect(await accounts.endSessions(created, CLI_ACTOR)).toBe(2)
     expect(await local.kv.get(kvKey)).toBeNull()
     expect(await local.kv.get(second)).toBeNull()
     expect(await local.index.listForUser(created.id, Date.now())).toEqual([])

@@ -1,0 +1,146 @@
+/**
+ * The sign-in pipeline: the one way into a session, whatever the first factor. A sign-in is
+ *
+ *   a first factor (today a password) → checks (active, throttle) → `login()` → the event,
+ *
+ * in one function that takes no Hono context: the JSON API and the HTML sign-in page only adapt
+ * HTTP to it, and whatever they say about a failure comes from the error it throws.
+ */
+import type { Accounts, Actor } from '../accounts'
+import { checkPassword, makePassword } from '../accounts/passwords'
+import type { UserRow } from '../accounts/users'
+import { validatePassword } from '../accounts/validators'
+import { ApiError, NOT_AUTHENTICATED, ValidationError } from '../errors'
+import type { Session } from '../session'
+import type { LoginThrottle } from '../throttle'
+import { authenticate, decoyPick, INVALID_CREDENTIALS, login, updateSessionAuthHash } from './login'
+
+/** A password typed on the sign-in form or sent to the API. */
+export interface PasswordFactor {
+  kind: 'password'
+  username: string
+  password: string
+}
+
+/** What proves who the user is. */
+export type FirstFactor = PasswordFactor
+
+/** Everything a sign-in works with, from the request. */
+export interface SignInContext {
+  accounts: Accounts
+  /** The request's session: its key is cycled at login. */
+  session: Session
+  throttle: LoginThrottle
+  /** The client: its address counts for the throttle, and it is named in the events. */
+  actor: Actor
+  /**
+   * Runs bookkeeping after the response (the Worker's `waitUntil`), so a successful sign-in does
+   * not wait for its audit row.
+   */
+  defer: (work: Promise<unknown>) => void
+}
+
+/**
+ * Signs the client in, or throws: 400 `Unable to log in with provided credentials.` for an
+ * unknown user, a wrong password and an inactive user alike, 429 when throttled. On success the
+ * session holds the user (key cycled) and the user is returned as now stored.
+ */
+export async function signIn(context: SignInContext, factor: FirstFactor): Promise<UserRow> {
+  return signInWithPassword(context, factor)
+}
+
+async function signInWithPassword(
+  { accounts, session, throttle, actor, defer }: SignInContext,
+  factor: PasswordFactor,
+): Promise<UserRow> {
+  // Django's AuthenticationForm normalizes the username (NFKC), as usernames are stored.
+  const username = factor.username.normalize('NFKC')
+  const attempt = await throttle.attempt(actor.ip ?? 'unknown', username)
+  // Two D1 round trips in all: the throttle's check with the user (and the decoy hash for an
+  // unknown username), then, after the hash, the throttle's last word with the login's writes.
+  // D1 may be far from this location.
+  const [locked, found, decoy] = await accounts.db.batch([
+    attempt.checkStatement(),
+    accounts.users.byUsernameStatement(username),
+    accounts.users.decoyHashStatement(await decoyPick(username, accounts.secrets[0] as string)),
+  ])
+  const candidate = (found?.results[0] as UserRow | undefined) ?? null
+  const named = candidate && { id: candidate.id, username: candidate.username }
+  try {
+    attempt.refuseIfLocked(locked)
+    const user = await authenticate(
+      accounts,
+      candidate,
+      factor.password,
+      (decoy?.results[0] as { password: string } | undefined)?.password ?? null,
+    )
+    if (!user) {
+      // Counted first: in a burst of guesses, the count is what decides who gets a 429.
+      await attempt.recordFailure()
+      const reason = !candidate ? 'unknown_user' : candidate.is_active ? 'password' : 'inactive'
+      await accounts.events.record(
+        { type: 'login_failed', user: named, detail: { username, reason } },
+        actor,
+      )
+      throw new ValidationError(INVALID_CREDENTIALS)
+    }
+    const loggedIn = await login(accounts, session, user, actor.userAgent, attempt.successCheck())
+    defer(
+      accounts.events.record(
+        { type: 'login', user: named, detail: { method: 'password' } },
+        { ...actor, session: session.id },
+      ),
+    )
+    return loggedIn
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 429) {
+      await accounts.events.record(
+        { type: 'login_throttled', user: named, detail: { username } },
+        actor,
+      )
+    }
+    throw error
+  }
+}
+
+/** Django's PasswordChangeForm message for a wrong old password. */
+const WRONG_OLD_PASSWORD = 'Your old password was entered incorrectly. Please enter it again.'
+
+/**
+ * A signed-in user changes their password (Django's `PasswordChangeView`): the old password is
+ * checked under the login throttle (guessing it here counts as guessing at the sign-in form),
+ * the new one against the validators; then the accounts service stores it and ends every other
+ * session, and this one stays signed in under a new key (`update_session_auth_hash`).
+ * Throws 400 with Django's messages, 429 when throttled, 401 when the user is gone.
+ */
+export async function changePassword(
+  { accounts, session, throttle, actor }: Omit<SignInContext, 'defer'>,
+  user: { id: number; username: string },
+  oldPassword: string,
+  newPassword: string,
+): Promise<void> {
+  const attempt = await throttle.attempt(actor.ip ?? 'unknown', user.username)
+  await attempt.check()
+  const row = await accounts.users.getById(user.id)
+  if (!row) throw NOT_AUTHENTICATED
+  const check = await checkPassword(accounts.hashers, oldPassword, row.password)
+  if (!check.valid) {
+    await attempt.recordFailure()
+    throw new ValidationError(`old_password: ${WRONG_OLD_PASSWORD}`, {
+      old_password: [WRONG_OLD_PASSWORD],
+    })
+  }
+  // The right old password clears the pair's failures, like a login (or is a 429 if a burst of
+  // concurrent guesses reached the limit meanwhile).
+  await attempt.recordSuccess()
+  const problems = validatePassword(newPassword, row)
+  if (problems.length > 0) {
+    throw new ValidationError(problems.join(' '), { new_password: problems })
+  }
+  const encoded = await makePassword(accounts.hashers, newPassword)
+  const { user: changed } = await accounts.setPassword(row, encoded, actor, {
+    keepSession: session.id,
+  })
+  if (!changed) throw NOT_AUTHENTICATED
+  await updateSessionAuthHash(accounts, session, changed)
+}
