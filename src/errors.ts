@@ -42,7 +42,7 @@ export class ValidationError extends ApiError {
 }
 
 /** 401: no credentials (DRF's NotAuthenticated). */
-export class NotAuthenticated extends ApiError {
+class NotAuthenticated extends ApiError {
   constructor(detail = 'Authentication credentials were not provided.') {
     super(401, 'not_authenticated', detail)
   }

@@ -46,7 +46,7 @@ export function testAccounts(now: () => number = Date.now): Accounts {
 
 /** The live record stored under a KV key (its seal checked), or null. */
 export function storedRecord(kvKey: string): Promise<SessionRecord | null> {
-  return testStore().loadByKvKey(kvKey)
+  return testStore().load(kvKey)
 }
 
 let counter = 0

@@ -198,7 +198,7 @@ export class Accounts {
       rows.map(async (index) => {
         try {
           // Every row, not only those that look live: a row's expiry may lag its record's.
-          const record = await this.store.loadByKvKey(index.kv_key)
+          const record = await this.store.load(index.kv_key)
           if (!record || record.data._auth_user_id !== String(userId)) return
           record.user = user
           await this.store.save(index.kv_key, record)

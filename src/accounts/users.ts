@@ -33,7 +33,7 @@ export interface NewUser {
 }
 
 /** Django's `username` field: 150 characters of letters, digits and @ . + - _ */
-export const USERNAME_MAX_LENGTH = 150
+const USERNAME_MAX_LENGTH = 150
 const USERNAME_PATTERN = /^[\p{L}\p{N}@.+\-_]+$/u
 
 /** Why a username is invalid (Django's UnicodeUsernameValidator), or null when it is valid. */
@@ -64,7 +64,7 @@ export function toSnapshot(row: UserRow): UserSnapshot {
 }
 
 /** Every column of `users`, in table order: a `UserRow`. */
-export const USER_COLUMNS =
+const USER_COLUMNS =
   'id, password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined'
 
 /** D1 access to `users`. */

@@ -95,7 +95,7 @@ export function actorOf(c: {
  * null. A record that names a user without carrying that user's snapshot is not one the gateway
  * wrote: its auth keys are dropped (Django flushes such a session).
  */
-export function resolveUser(session: Session): UserSnapshot | null {
+function resolveUser(session: Session): UserSnapshot | null {
   const userId = session.get(SESSION_KEY)
   if (userId === undefined) return null
   const snapshot = session.user

@@ -19,10 +19,10 @@ export const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.'
 
 /** Django's session keys for the logged-in user. */
 export const SESSION_KEY = '_auth_user_id'
-export const BACKEND_SESSION_KEY = '_auth_user_backend'
+const BACKEND_SESSION_KEY = '_auth_user_backend'
 export const HASH_SESSION_KEY = '_auth_user_hash'
 /** The backend path Django records; sessiongate's backend behaves as Django's ModelBackend. */
-export const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend'
+const MODEL_BACKEND = 'django.contrib.auth.backends.ModelBackend'
 
 /**
  * Django's ModelBackend.authenticate, given the user found by the typed username (null when there

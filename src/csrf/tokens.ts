@@ -8,8 +8,8 @@ import { constantTimeEqual, randomString } from '../utils/crypto'
 
 /** Django's CSRF_ALLOWED_CHARS, in Django's order (the masking arithmetic depends on it). */
 export const CSRF_ALLOWED_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
-export const CSRF_SECRET_LENGTH = 32
-export const CSRF_TOKEN_LENGTH = 2 * CSRF_SECRET_LENGTH
+const CSRF_SECRET_LENGTH = 32
+const CSRF_TOKEN_LENGTH = 2 * CSRF_SECRET_LENGTH
 const VALID = /^[a-zA-Z0-9]+$/
 
 /** A new secret: 32 characters of a 62-letter alphabet = 190 bits. */
@@ -18,7 +18,7 @@ export function newCsrfSecret(): string {
 }
 
 /** Whether a value is a well-formed token: 32 (secret) or 64 (masked) allowed characters. */
-export function isWellFormedToken(value: string): boolean {
+function isWellFormedToken(value: string): boolean {
   return (
     (value.length === CSRF_SECRET_LENGTH || value.length === CSRF_TOKEN_LENGTH) && VALID.test(value)
   )

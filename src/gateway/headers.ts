@@ -17,7 +17,7 @@ const HOP_BY_HOP = new Set([
 ])
 
 /** The identity headers only the gateway may set (a client-sent one is always removed). */
-export const IDENTITY_PREFIX = 'x-auth-'
+const IDENTITY_PREFIX = 'x-auth-'
 
 /**
  * A header name as origins read it: case-folded, with `_` read as `-`. CGI, WSGI, PHP and Rack

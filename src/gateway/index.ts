@@ -36,12 +36,12 @@ export { type PathReading, readPath } from './paths'
 export { compileGlob, compilePolicy, type Requirement } from './policy'
 
 /** The identity headers, as the origin (or the forward-auth proxy) receives them. */
-export const USER_ID_HEADER = 'X-Auth-User-Id'
-export const USERNAME_HEADER = 'X-Auth-Username'
-export const ASSERTION_HEADER = 'X-Auth-Assertion'
+const USER_ID_HEADER = 'X-Auth-User-Id'
+const USERNAME_HEADER = 'X-Auth-Username'
+const ASSERTION_HEADER = 'X-Auth-Assertion'
 
 /** The sign-in page anonymous browser navigations are sent to. */
-export const LOGIN_PATH = '/auth/login'
+const LOGIN_PATH = '/auth/login'
 
 export interface GatewayOptions {
   /** The clock (ms) for assertion times. Default `Date.now`. */
@@ -63,7 +63,7 @@ export interface Gateway {
 }
 
 /** Paths the gateway never proxies, whatever the method. */
-export function isReservedPath(path: string): boolean {
+function isReservedPath(path: string): boolean {
   return (
     path === '/auth' ||
     path.startsWith('/auth/') ||
@@ -81,10 +81,10 @@ export function isReservedPath(path: string): boolean {
 export const NEVER_PROXIED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRACK'])
 
 /** The `Allow` header of the 405 for a never-proxied method. */
-export const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /** The sign-in URL that comes back to `url` (path and query) after login. */
-export function loginRedirect(url: URL): string {
+function loginRedirect(url: URL): string {
   return `${LOGIN_PATH}?next=${encodeURIComponent(url.pathname + url.search)}`
 }
 

@@ -53,7 +53,7 @@ export function compileGlob(glob: string): RegExp {
 }
 
 /** A matcher for a list of globs, compiled once. */
-export function globMatcher(globs: readonly string[]): (path: string) => boolean {
+function globMatcher(globs: readonly string[]): (path: string) => boolean {
   const patterns = globs.map(compileGlob)
   return (path) => patterns.some((pattern) => pattern.test(path))
 }

@@ -19,7 +19,7 @@ export interface ProxyOptions {
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
 
 /** The origin URL for a request URL: ORIGIN_URL's scheme, host and path prefix, then ours. */
-export function upstreamUrl(origin: URL, requestUrl: URL): URL {
+function upstreamUrl(origin: URL, requestUrl: URL): URL {
   const url = new URL(origin.href)
   const prefix = url.pathname.replace(/\/+$/, '')
   url.pathname = prefix + requestUrl.pathname

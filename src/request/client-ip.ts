@@ -13,7 +13,7 @@ import { isIpAddress } from '../throttle/network'
 import { constantTimeEqual } from '../utils/crypto'
 
 /** The header a trusted proxy sends TRUSTED_PROXY_SECRET in. */
-export const TRUSTED_PROXY_HEADER = 'X-Trusted-Proxy-Secret'
+const TRUSTED_PROXY_HEADER = 'X-Trusted-Proxy-Secret'
 
 /**
  * The client's address: the right-most `X-Forwarded-For` entry when the request carries the

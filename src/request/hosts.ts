@@ -5,7 +5,7 @@
  */
 
 /** The host of a `Host` value (`host[:port]`, `[v6]:port`), lower-cased, without the port. */
-export function hostWithoutPort(host: string): string {
+function hostWithoutPort(host: string): string {
   const lower = host.toLowerCase()
   if (lower.startsWith('[')) {
     const end = lower.indexOf(']')

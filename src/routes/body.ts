@@ -7,7 +7,7 @@ import { ParseError, PayloadTooLarge, UnsupportedMediaType, ValidationError } fr
 import { isObject } from '../utils/json'
 
 /** Bodies over this are refused with 413 before they are read in full. */
-export const MAX_BODY_BYTES = 16 * 1024
+const MAX_BODY_BYTES = 16 * 1024
 
 const parsed = new WeakMap<Request, Promise<unknown>>()
 

@@ -5,7 +5,7 @@
 import { hasControlCharacter } from '../gateway/policy'
 
 /** The default destination when `next` is missing or unsafe. */
-export const DEFAULT_REDIRECT = '/'
+const DEFAULT_REDIRECT = '/'
 
 /**
  * Whether `target` is a same-origin path that is safe to redirect to. It must start with exactly

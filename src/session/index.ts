@@ -47,7 +47,7 @@ export interface SessionMiddlewareOptions {
  * The most a session's data may hold, as JSON. Every authenticated request reads the record, so
  * its size is on the hot path; KV would take up to 25 MiB.
  */
-export const MAX_SESSION_DATA_BYTES = 16 * 1024
+const MAX_SESSION_DATA_BYTES = 16 * 1024
 
 const encoder = new TextEncoder()
 
@@ -84,7 +84,7 @@ export function sessionMiddleware(
     const store = new SessionStore(c.env.SESSIONS, signer, settings.now)
     const key = parseSessionKey(getCookie(c, cookieName))
     const kvKey = key ? await kvKeyFor(key) : null
-    const record = kvKey ? await store.loadByKvKey(kvKey) : null
+    const record = kvKey ? await store.load(kvKey) : null
     const current = new Session(settings, key, kvKey, record)
     c.set('session', current)
 

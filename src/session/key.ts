@@ -8,7 +8,7 @@ const KEY_LENGTH = 32
 /** What a cookie value must look like to be looked up at all; anything else is no session. */
 const KEY_PATTERN = /^[a-z0-9]{32,128}$/
 /** Prefix of every session record in KV (docs/storage.md). */
-export const SESSION_PREFIX = 'session:'
+const SESSION_PREFIX = 'session:'
 
 /** A new session key from `crypto.getRandomValues`. */
 export function generateSessionKey(): string {

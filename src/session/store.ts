@@ -2,11 +2,10 @@
  * The KV session store: one sealed record per session under `session:<sha256 hex of the key>`.
  */
 import type { HmacSigner } from '../utils/crypto'
-import { kvKeyFor } from './key'
 import { openRecord, type SessionRecord, sealRecord } from './record'
 
 /** KV refuses an `expirationTtl` under 60 seconds. */
-export const KV_MIN_TTL = 60
+const KV_MIN_TTL = 60
 
 /**
  * Reads, writes and deletes session records. The signer seals what is written and checks what
@@ -25,15 +24,11 @@ export class SessionStore {
   }
 
   /**
-   * The live record of a session key, or null when there is none, it is malformed or unsealed,
-   * or it has expired. Expiry is checked here because KV deletes expired records only eventually.
+   * The live record under a KV key (`kvKeyFor(sessionKey)`), or null when there is none, it is
+   * malformed or unsealed, or it has expired. Expiry is checked here because KV deletes expired
+   * records only eventually.
    */
-  async load(sessionKey: string): Promise<SessionRecord | null> {
-    return this.loadByKvKey(await kvKeyFor(sessionKey))
-  }
-
-  /** As `load`, by KV key (for code that holds the index, never the cookie value). */
-  async loadByKvKey(kvKey: string): Promise<SessionRecord | null> {
+  async load(kvKey: string): Promise<SessionRecord | null> {
     const record = await openRecord(this.signer, kvKey, await this.kv.get(kvKey))
     if (!record || record.expiresAt <= this.now()) return null
     return record

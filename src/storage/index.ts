@@ -68,7 +68,7 @@ function guardStatement(statement: D1PreparedStatement, isRead: boolean): D1Prep
 }
 
 /** D1 with every failure of the binding answered as a 503 (see the module comment). */
-export function guardD1(db: D1Database): D1Database {
+function guardD1(db: D1Database): D1Database {
   return {
     prepare: (query: string) => guardStatement(db.prepare(query), /^\s*SELECT\b/i.test(query)),
     batch: (statements: D1PreparedStatement[]) =>
@@ -78,7 +78,7 @@ export function guardD1(db: D1Database): D1Database {
 }
 
 /** KV with every failure of the binding answered as a 503; reads are retried once. */
-export function guardKV(kv: KVNamespace): KVNamespace {
+function guardKV(kv: KVNamespace): KVNamespace {
   return {
     get: (key: string, options?: unknown) =>
       guarded('KV get', () => kv.get(key, options as 'text'), true),

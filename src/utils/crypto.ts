@@ -26,7 +26,7 @@ export function randomString(alphabet: string, length: number): string {
 }
 
 /** Lower-case hex of bytes. */
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)
   let out = ''
   for (const byte of view) out += byte.toString(16).padStart(2, '0')
@@ -119,7 +119,7 @@ export class HmacSigner {
 }
 
 /** The bytes of lower-case or upper-case hex, or null for anything else. */
-export function fromHex(text: string): Uint8Array | null {
+function fromHex(text: string): Uint8Array | null {
   if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return null
   const bytes = new Uint8Array(text.length / 2)
   for (let i = 0; i < bytes.length; i++)

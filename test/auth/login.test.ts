@@ -472,7 +472,7 @@ describe('races with a password change', () => {
       { age: 1_209_600, expireAtBrowserClose: false, now: Date.now },
       client.cookies.get('sessionid') as string,
       kvKey,
-      await store.load(client.cookies.get('sessionid') as string),
+      await store.load(kvKey),
     )
     await expect(login(testAccounts(), session, stale, 'test')).rejects.toThrow(
       'Unable to log in with provided credentials.',

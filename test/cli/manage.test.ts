@@ -106,7 +106,7 @@ describe('staff and superuser', () => {
         '(signed with SECRET_KEY from the environment).\n',
     })
     // Read back through a store sealing with TEST_SECRET: the rewrite sealed it as the Worker does.
-    const record = await suite.local.store.loadByKvKey(kvKey)
+    const record = await suite.local.store.load(kvKey)
     expect(record?.user?.is_staff).toBe(true)
     expect((await suite.local.users.getById(row.id))?.is_staff).toBe(1)
   })

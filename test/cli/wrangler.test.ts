@@ -263,7 +263,7 @@ describe('the repositories over real wrangler commands (local state)', () => {
     const kvKey = await local.addSession(created.id)
     // A session written through the adapter, with a TTL.
     const store = new SessionStore(kv, recordSigner([TEST_SECRET]))
-    const record = await local.store.loadByKvKey(kvKey)
+    const record = await local.store.load(kvKey)
     if (!record) throw new Error('no record for the seeded session')
     const second = 'session:0000000000000000000000000000000000000000000000000000000000000002'
     await Promise.all([

@@ -87,7 +87,7 @@ export interface HashersOptions {
 }
 
 /** Default of {@link HashersOptions.maxPbkdf2Iterations}. */
-export const PBKDF2_MAX_ITERATIONS = 4_000_000
+const PBKDF2_MAX_ITERATIONS = 4_000_000
 
 // Django's UNUSABLE_PASSWORD_PREFIX and UNUSABLE_PASSWORD_SUFFIX_LENGTH.
 const UNUSABLE_PREFIX = '!'

@@ -9,14 +9,14 @@ import { constantTimeEqual } from '../../utils/crypto'
 import { decodeBase64, encodeBase64, utf8 } from './encoding'
 
 /** Django's `dklen`. */
-export const SCRYPT_HASH_BYTES = 64
+const SCRYPT_HASH_BYTES = 64
 
 /**
  * Django leaves `maxmem` at 0, which OpenSSL reads as 32 MiB: a hash needing more was never
  * written by Django. Counting memory as OpenSSL does, 128 * r * (N + 2 + p) bytes, Django's
  * defaults (N = 2^14, r = 8, p = 5) take 16 MiB, an eighth of a Worker isolate's 128 MB.
  */
-export const SCRYPT_MAX_MEMORY = 32 * 1024 * 1024
+const SCRYPT_MAX_MEMORY = 32 * 1024 * 1024
 
 /**
  * Production Workers refuse scrypt when N * r * p exceeds 2^20 (workerd's `checkScryptCost`),
@@ -65,7 +65,7 @@ export function encodeScrypt(hash: ScryptHash): string {
 }
 
 /** scrypt of the password bytes with Django's salt (its UTF-8 bytes) and the stored N, r, p. */
-export function deriveScrypt(
+function deriveScrypt(
   password: Uint8Array,
   salt: string,
   n: number,

@@ -14,9 +14,9 @@ export { MAX_PASSWORD_LENGTH } from '../passwords'
 export { SequenceMatcher } from './difflib'
 
 /** MinimumLengthValidator's default `min_length`. */
-export const MIN_PASSWORD_LENGTH = 8
+const MIN_PASSWORD_LENGTH = 8
 /** UserAttributeSimilarityValidator's default `max_similarity`. */
-export const MAX_SIMILARITY = 0.7
+const MAX_SIMILARITY = 0.7
 
 /** The user fields the similarity check reads; a missing or empty one is skipped, as in Django. */
 export interface PasswordUser {
