@@ -35,9 +35,9 @@ export default defineConfig({
   ],
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // The Node-side tools' tests (the user CLI, wrangler's migrations) run in Node:
+    // The Node-side tools' tests (the user CLI, wrangler, the docs) run in Node:
     // vitest.node.config.ts.
-    exclude: [...configDefaults.exclude, 'test/cli/**', 'test/migrations/**'],
+    exclude: [...configDefaults.exclude, 'test/cli/**', 'test/migrations/**', 'test/docs/**'],
     setupFiles: ['test/setup.ts'],
     // A real local HTTP origin for the gateway tests (test/gateway/origin.ts).
     globalSetup: ['test/gateway/origin.ts'],

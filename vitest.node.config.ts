@@ -2,12 +2,12 @@ import { availableParallelism } from 'node:os'
 import { defineConfig } from 'vitest/config'
 
 /**
- * Tests of the Node-side tools (the user CLI, wrangler's migrations): they run in Node, not
- * workerd.
+ * Tests of the Node-side tools (the user CLI, wrangler's migrations) and of the docs against the
+ * code: they run in Node, not workerd.
  */
 export default defineConfig({
   test: {
-    include: ['test/cli/**/*.test.ts', 'test/migrations/**/*.test.ts'],
+    include: ['test/cli/**/*.test.ts', 'test/migrations/**/*.test.ts', 'test/docs/**/*.test.ts'],
     environment: 'node',
     testTimeout: 120_000,
     hookTimeout: 120_000,

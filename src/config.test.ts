@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from './config'
+import { loadConfig, SETTINGS } from './config'
 import type { Env } from './env'
 import { ImproperlyConfigured } from './errors'
 
@@ -88,5 +88,38 @@ describe('loadConfig', () => {
     expect(config.sessionExpireAtBrowserClose).toBe(true)
     expect(config.originUrl?.origin).toBe('http://127.0.0.1:9000')
     expect(config.assertionAudience).toBe('http://127.0.0.1:9000')
+  })
+})
+
+describe('SETTINGS', () => {
+  it('names each setting once, with a one-line meaning', () => {
+    const names = SETTINGS.map((setting) => setting.name)
+    expect(new Set(names).size).toBe(names.length)
+    for (const setting of SETTINGS) {
+      expect(setting.name).toMatch(/^[A-Z][A-Z0-9_]*$/)
+      expect(setting.meaning).not.toMatch(/\n/)
+      expect(setting.meaning.length).toBeGreaterThan(0)
+    }
+  })
+
+  it('lists exactly the settings loadConfig reads', () => {
+    const read = new Set<string | symbol>()
+    const env = new Proxy(base, {
+      get(target, name) {
+        read.add(name)
+        return Reflect.get(target, name)
+      },
+    })
+    loadConfig(env)
+    expect([...read].sort()).toEqual(SETTINGS.map((setting) => setting.name).sort())
+  })
+
+  it('gives its default to a setting that is unset or blank, as if it were set to it', () => {
+    const unset = loadConfig(base)
+    for (const setting of SETTINGS) {
+      if (setting.default === null) continue
+      expect(loadConfig({ ...base, [setting.name]: '  ' }), setting.name).toEqual(unset)
+      expect(loadConfig({ ...base, [setting.name]: setting.default }), setting.name).toEqual(unset)
+    }
   })
 })

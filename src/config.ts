@@ -2,6 +2,10 @@
  * Every setting of sessiongate, read once from the Worker's `Env`, with its default and its
  * error. A bad value throws `ImproperlyConfigured` naming the setting, which the Worker answers
  * with a 500 whose body says which setting: never a silent default.
+ *
+ * `SETTINGS` is the one list of names: `Env` is derived from it (src/env.ts), `npm run dev` passes
+ * each one it finds in the environment to the Worker, and a test holds the README's tables to it.
+ * A new setting is one entry here, its reader in `loadConfig`, and its row in the README.
  */
 
 import type { Env } from './env'
@@ -9,57 +13,230 @@ import { ImproperlyConfigured } from './errors'
 import { ALPHANUMERIC, randomString } from './utils/crypto'
 import { parseUrl } from './utils/url'
 
-export interface Config {
-  /** DEBUG: local development only. Relaxes the SECRET_KEY strength check. Default false. */
-  debug: boolean
-  /** SECRET_KEY: signs session auth hashes and session snapshots. Required outside DEBUG. */
-  secretKey: string
-  /** SECRET_KEY_FALLBACKS: older keys still accepted when verifying, for rotation. */
-  secretKeyFallbacks: string[]
-  /** ORIGIN_URL: the API the gateway fronts; null answers 404 outside /auth. */
-  originUrl: URL | null
-  /** ORIGIN_TIMEOUT_MS: time to the origin's response headers before a 504. Default 30,000. */
-  originTimeoutMs: number
-  /** PUBLIC_PATHS: globs that need no login. Default none. */
-  publicPaths: string[]
-  /** STAFF_PATHS: globs that need `is_staff`. Default none. */
-  staffPaths: string[]
-  /** CSRF_TRUSTED_ORIGINS: origins (`https://*.example.com` allowed) besides the request's own. */
-  csrfTrustedOrigins: string[]
-  /** CSRF_COOKIE_NAME. Default `csrftoken`. */
-  csrfCookieName: string
-  /** SESSION_COOKIE_NAME. Default `sessionid`; a `__Host-` prefix is supported. */
-  sessionCookieName: string
-  /** SESSION_COOKIE_AGE in seconds. Default 1,209,600 (two weeks, as Django). */
-  sessionCookieAge: number
-  /** SESSION_COOKIE_DOMAIN. Default none (host-only cookie). */
-  sessionCookieDomain: string | null
-  /** SESSION_EXPIRE_AT_BROWSER_CLOSE: session cookies without Max-Age. Default false. */
-  sessionExpireAtBrowserClose: boolean
-  /** LOGIN_FAILURE_LIMIT: failed logins per (IP, username) in a window. Default 5. */
-  loginFailureLimit: number
-  /** LOGIN_FAILURE_IP_LIMIT: failed logins per IP in a window. Default 100. */
-  loginFailureIpLimit: number
-  /** LOGIN_FAILURE_WINDOW in seconds. Default 900 (15 minutes). */
-  loginFailureWindow: number
-  /** ASSERTION_KEYS: private JWKs (JSON object or array); the first signs. */
-  assertionKeys: JsonWebKey[]
-  /** ASSERTION_ISSUER: the `iss` of identity assertions. Default `sessiongate`. */
-  assertionIssuer: string
-  /** ASSERTION_AUDIENCE: the `aud` of identity assertions. Default the origin's URL origin. */
-  assertionAudience: string | null
-  /** ALLOWED_HOSTS: Host values served (Django's syntax); others get 400. Default: any host. */
-  allowedHosts: string[]
-  /** TRUSTED_PROXY_SECRET: a proxy sending it has its X-Forwarded-For read. Default none. */
-  trustedProxySecret: string | null
+/** One setting or secret of the Worker. */
+export interface Setting {
+  name: string
+  /** `setting`: a `[vars]` value in wrangler.toml; `secret`: `wrangler secret put NAME`. */
+  kind: 'setting' | 'secret'
   /**
-   * SECURE_PROXY_SSL_HEADER: a header (e.g. `X-Forwarded-Proto`) whose value `https` marks the
-   * request as secure, behind a TLS-terminating proxy. Default none: only the URL's scheme.
+   * The value used when the setting is unset or blank, as text, read exactly as a value from the
+   * environment would be; null when there is none (the meaning says what happens then).
    */
+  default: string | null
+  /** What it does, in one line. */
+  meaning: string
+}
+
+/** Every setting and secret, in the README's order. */
+export const SETTINGS = [
+  {
+    name: 'ORIGIN_URL',
+    kind: 'setting',
+    default: null,
+    meaning: 'the API the gateway fronts; without it, paths outside /auth answer 404',
+  },
+  {
+    name: 'ORIGIN_TIMEOUT_MS',
+    kind: 'setting',
+    default: '30000',
+    meaning: "milliseconds to the origin's response headers before a 504",
+  },
+  {
+    name: 'PUBLIC_PATHS',
+    kind: 'setting',
+    default: null,
+    meaning: 'comma-separated path globs that need no login',
+  },
+  {
+    name: 'STAFF_PATHS',
+    kind: 'setting',
+    default: null,
+    meaning: 'comma-separated path globs that need is_staff',
+  },
+  {
+    name: 'CSRF_TRUSTED_ORIGINS',
+    kind: 'setting',
+    default: null,
+    meaning: "origins (https://*.example.com allowed) trusted besides the request's own",
+  },
+  {
+    name: 'CSRF_COOKIE_NAME',
+    kind: 'setting',
+    default: 'csrftoken',
+    meaning: "the CSRF cookie's name",
+  },
+  {
+    name: 'SESSION_COOKIE_NAME',
+    kind: 'setting',
+    default: 'sessionid',
+    meaning: "the session cookie's name; a __Host- prefix is supported",
+  },
+  {
+    name: 'SESSION_COOKIE_AGE',
+    kind: 'setting',
+    default: '1209600',
+    meaning: 'seconds a session lives (two weeks, as Django); expiry slides with use',
+  },
+  {
+    name: 'SESSION_COOKIE_DOMAIN',
+    kind: 'setting',
+    default: null,
+    meaning: "the session cookie's Domain, to share it across subdomains; none: host-only",
+  },
+  {
+    name: 'SESSION_EXPIRE_AT_BROWSER_CLOSE',
+    kind: 'setting',
+    default: 'false',
+    meaning: 'session cookies without Max-Age (the record still expires after the age)',
+  },
+  {
+    name: 'LOGIN_FAILURE_LIMIT',
+    kind: 'setting',
+    default: '5',
+    meaning: 'failed logins per (client IP, username) in a window',
+  },
+  {
+    name: 'LOGIN_FAILURE_IP_LIMIT',
+    kind: 'setting',
+    default: '100',
+    meaning: 'failed logins per client IP in a window',
+  },
+  {
+    name: 'LOGIN_FAILURE_WINDOW',
+    kind: 'setting',
+    default: '900',
+    meaning: 'seconds of the failed-login window (15 minutes)',
+  },
+  {
+    name: 'ASSERTION_ISSUER',
+    kind: 'setting',
+    default: 'sessiongate',
+    meaning: 'the iss of identity assertions',
+  },
+  {
+    name: 'ASSERTION_AUDIENCE',
+    kind: 'setting',
+    default: null,
+    meaning: "the aud of identity assertions; none: ORIGIN_URL's origin",
+  },
+  {
+    name: 'ALLOWED_HOSTS',
+    kind: 'setting',
+    default: null,
+    meaning: "Host values served (Django's syntax), others get 400; none: any host",
+  },
+  {
+    name: 'SECURE_PROXY_SSL_HEADER',
+    kind: 'setting',
+    default: null,
+    meaning: 'a header (X-Forwarded-Proto) whose value https marks the request secure',
+  },
+  {
+    name: 'USE_X_FORWARDED_HOST',
+    kind: 'setting',
+    default: 'false',
+    meaning: "take the request's host from X-Forwarded-Host",
+  },
+  {
+    name: 'AUDIT_RETENTION_DAYS',
+    kind: 'setting',
+    default: '90',
+    meaning: 'days audit events are kept',
+  },
+  {
+    name: 'DEBUG',
+    kind: 'setting',
+    default: 'false',
+    meaning: 'local development only: relaxes the secret checks',
+  },
+  {
+    name: 'SECRET_KEY',
+    kind: 'secret',
+    default: null,
+    meaning: 'signs session auth hashes and seals session records; required outside DEBUG',
+  },
+  {
+    name: 'SECRET_KEY_FALLBACKS',
+    kind: 'secret',
+    default: null,
+    meaning: 'comma-separated older keys still accepted, for rotation',
+  },
+  {
+    name: 'TRUSTED_PROXY_SECRET',
+    kind: 'secret',
+    default: null,
+    meaning: 'shared with a forward-auth proxy, whose X-Forwarded-For is then read',
+  },
+  {
+    name: 'ASSERTION_KEYS',
+    kind: 'secret',
+    default: null,
+    meaning: 'private EC P-256 JWKs: the first signs assertions, every one is published',
+  },
+] as const satisfies readonly Setting[]
+
+/** The name of a setting or secret. */
+export type SettingName = (typeof SETTINGS)[number]['name']
+
+/** The name of a setting that has a default, so always has a value. */
+type DefaultedName = Extract<(typeof SETTINGS)[number], { default: string }>['name']
+
+const DEFAULTS: ReadonlyMap<SettingName, string | null> = new Map(
+  SETTINGS.map((setting) => [setting.name, setting.default]),
+)
+
+/**
+ * The settings, parsed. Each field is the setting named in its comment; SETTINGS holds their
+ * meanings and defaults.
+ */
+export interface Config {
+  /** DEBUG. */
+  debug: boolean
+  /** SECRET_KEY; a random one for this isolate in DEBUG when unset. */
+  secretKey: string
+  /** SECRET_KEY_FALLBACKS. */
+  secretKeyFallbacks: string[]
+  /** ORIGIN_URL; null when unset. */
+  originUrl: URL | null
+  /** ORIGIN_TIMEOUT_MS. */
+  originTimeoutMs: number
+  /** PUBLIC_PATHS, each starting with `/`. */
+  publicPaths: string[]
+  /** STAFF_PATHS, each starting with `/`. */
+  staffPaths: string[]
+  /** CSRF_TRUSTED_ORIGINS, lower-cased, without a trailing `/`. */
+  csrfTrustedOrigins: string[]
+  /** CSRF_COOKIE_NAME. */
+  csrfCookieName: string
+  /** SESSION_COOKIE_NAME. */
+  sessionCookieName: string
+  /** SESSION_COOKIE_AGE in seconds. */
+  sessionCookieAge: number
+  /** SESSION_COOKIE_DOMAIN; null for a host-only cookie. */
+  sessionCookieDomain: string | null
+  /** SESSION_EXPIRE_AT_BROWSER_CLOSE. */
+  sessionExpireAtBrowserClose: boolean
+  /** LOGIN_FAILURE_LIMIT. */
+  loginFailureLimit: number
+  /** LOGIN_FAILURE_IP_LIMIT. */
+  loginFailureIpLimit: number
+  /** LOGIN_FAILURE_WINDOW in seconds. */
+  loginFailureWindow: number
+  /** ASSERTION_KEYS: private EC P-256 JWKs with a `kid`; the first signs. */
+  assertionKeys: JsonWebKey[]
+  /** ASSERTION_ISSUER. */
+  assertionIssuer: string
+  /** ASSERTION_AUDIENCE, else ORIGIN_URL's origin; null when neither is set. */
+  assertionAudience: string | null
+  /** ALLOWED_HOSTS; empty: any host. */
+  allowedHosts: string[]
+  /** TRUSTED_PROXY_SECRET; null when unset. */
+  trustedProxySecret: string | null
+  /** SECURE_PROXY_SSL_HEADER; null when unset: only the URL's scheme says https. */
   secureProxySslHeader: string | null
-  /** USE_X_FORWARDED_HOST: take the request's host from X-Forwarded-Host. Default false. */
+  /** USE_X_FORWARDED_HOST. */
   useXForwardedHost: boolean
-  /** AUDIT_RETENTION_DAYS: how long audit events are kept. Default 90. */
+  /** AUDIT_RETENTION_DAYS. */
   auditRetentionDays: number
 }
 
@@ -69,37 +246,52 @@ const MIN_SECRET_UNIQUE = 5
 /** RFC 6265 cookie-name token characters. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-function bool(env: Env, name: keyof Env, fallback: boolean): boolean {
+/**
+ * A setting's text: the environment's value, or the default from SETTINGS when it is unset or
+ * blank (as Django reads an empty environment value for most settings); undefined when neither.
+ */
+function read(env: Env, name: SettingName): string | undefined {
   const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = String(raw).trim().toLowerCase()
+  if (raw !== undefined && String(raw).trim() !== '') return String(raw)
+  return DEFAULTS.get(name) ?? undefined
+}
+
+/** A setting with a default: its text, never undefined. */
+function withDefault(env: Env, name: DefaultedName): string {
+  return read(env, name) as string
+}
+
+function bool(env: Env, name: DefaultedName): boolean {
+  const raw = withDefault(env, name)
+  const value = raw.trim().toLowerCase()
   if (['1', 'true', 'yes', 'on'].includes(value)) return true
   if (['0', 'false', 'no', 'off'].includes(value)) return false
   throw new ImproperlyConfigured(name, `must be true or false, not "${raw}".`)
 }
 
-function integer(env: Env, name: keyof Env, fallback: number, min: number): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  const text = String(raw).trim()
-  const value = Number(text)
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
+function integer(env: Env, name: DefaultedName, min: number): number {
+  const raw = withDefault(env, name)
+  const digits = raw.trim()
+  const value = Number(digits)
+  if (!/^\d+$/.test(digits) || !Number.isSafeInteger(value) || value < min) {
     throw new ImproperlyConfigured(name, `must be a whole number of at least ${min}, not "${raw}".`)
   }
   return value
 }
 
-function list(env: Env, name: keyof Env): string[] {
-  const raw = env[name]
-  if (raw === undefined) return []
-  return String(raw)
+function text(env: Env, name: SettingName): string | null {
+  return read(env, name)?.trim() || null
+}
+
+function list(env: Env, name: SettingName): string[] {
+  return (read(env, name) ?? '')
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean)
 }
 
-function cookieName(env: Env, name: keyof Env, fallback: string): string {
-  const value = env[name] === undefined || env[name] === '' ? fallback : String(env[name]).trim()
+function cookieName(env: Env, name: DefaultedName): string {
+  const value = withDefault(env, name).trim()
   if (!COOKIE_NAME.test(value)) {
     throw new ImproperlyConfigured(name, `must be a valid cookie name, not "${value}".`)
   }
@@ -129,8 +321,8 @@ function secretKey(env: Env, debug: boolean): string {
 }
 
 function originUrl(env: Env): URL | null {
-  const raw = (env.ORIGIN_URL ?? '').trim()
-  if (raw === '') return null
+  const raw = text(env, 'ORIGIN_URL')
+  if (raw === null) return null
   const url = parseUrl(raw)
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new ImproperlyConfigured('ORIGIN_URL', `must be an http(s) URL, not "${raw}".`)
@@ -138,7 +330,7 @@ function originUrl(env: Env): URL | null {
   return url
 }
 
-function pathGlobs(env: Env, name: keyof Env): string[] {
+function pathGlobs(env: Env, name: SettingName): string[] {
   const globs = list(env, name)
   for (const glob of globs) {
     if (!glob.startsWith('/')) {
@@ -164,8 +356,8 @@ function trustedOrigins(env: Env): string[] {
 }
 
 function assertionKeys(env: Env): JsonWebKey[] {
-  const raw = (env.ASSERTION_KEYS ?? '').trim()
-  if (raw === '') return []
+  const raw = text(env, 'ASSERTION_KEYS')
+  if (raw === null) return []
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
@@ -223,9 +415,9 @@ function trustedProxySecret(env: Env): string | null {
 /** RFC 9110 field-name characters. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-function headerName(env: Env, name: keyof Env): string | null {
-  const value = String(env[name] ?? '').trim()
-  if (value === '') return null
+function headerName(env: Env, name: SettingName): string | null {
+  const value = text(env, name)
+  if (value === null) return null
   if (!HEADER_NAME.test(value)) {
     throw new ImproperlyConfigured(
       name,
@@ -240,9 +432,9 @@ function headerName(env: Env, name: keyof Env): string | null {
  * Call once per isolate (the Worker caches the result with the app).
  */
 export function loadConfig(env: Env): Config {
-  const debug = bool(env, 'DEBUG', false)
-  const sessionCookieName = cookieName(env, 'SESSION_COOKIE_NAME', 'sessionid')
-  const sessionCookieDomain = (env.SESSION_COOKIE_DOMAIN ?? '').trim() || null
+  const debug = bool(env, 'DEBUG')
+  const sessionCookieName = cookieName(env, 'SESSION_COOKIE_NAME')
+  const sessionCookieDomain = text(env, 'SESSION_COOKIE_DOMAIN')
   if (sessionCookieName.startsWith('__Host-') && sessionCookieDomain) {
     throw new ImproperlyConfigured(
       'SESSION_COOKIE_DOMAIN',
@@ -255,25 +447,25 @@ export function loadConfig(env: Env): Config {
     secretKey: secretKey(env, debug),
     secretKeyFallbacks: list(env, 'SECRET_KEY_FALLBACKS'),
     originUrl: origin,
-    originTimeoutMs: integer(env, 'ORIGIN_TIMEOUT_MS', 30_000, 1),
+    originTimeoutMs: integer(env, 'ORIGIN_TIMEOUT_MS', 1),
     publicPaths: pathGlobs(env, 'PUBLIC_PATHS'),
     staffPaths: pathGlobs(env, 'STAFF_PATHS'),
     csrfTrustedOrigins: trustedOrigins(env),
-    csrfCookieName: cookieName(env, 'CSRF_COOKIE_NAME', 'csrftoken'),
+    csrfCookieName: cookieName(env, 'CSRF_COOKIE_NAME'),
     sessionCookieName,
-    sessionCookieAge: integer(env, 'SESSION_COOKIE_AGE', 1_209_600, 1),
+    sessionCookieAge: integer(env, 'SESSION_COOKIE_AGE', 1),
     sessionCookieDomain,
-    sessionExpireAtBrowserClose: bool(env, 'SESSION_EXPIRE_AT_BROWSER_CLOSE', false),
-    loginFailureLimit: integer(env, 'LOGIN_FAILURE_LIMIT', 5, 1),
-    loginFailureIpLimit: integer(env, 'LOGIN_FAILURE_IP_LIMIT', 100, 1),
-    loginFailureWindow: integer(env, 'LOGIN_FAILURE_WINDOW', 900, 1),
+    sessionExpireAtBrowserClose: bool(env, 'SESSION_EXPIRE_AT_BROWSER_CLOSE'),
+    loginFailureLimit: integer(env, 'LOGIN_FAILURE_LIMIT', 1),
+    loginFailureIpLimit: integer(env, 'LOGIN_FAILURE_IP_LIMIT', 1),
+    loginFailureWindow: integer(env, 'LOGIN_FAILURE_WINDOW', 1),
     assertionKeys: assertionKeys(env),
-    assertionIssuer: (env.ASSERTION_ISSUER ?? '').trim() || 'sessiongate',
-    assertionAudience: (env.ASSERTION_AUDIENCE ?? '').trim() || origin?.origin || null,
+    assertionIssuer: withDefault(env, 'ASSERTION_ISSUER').trim(),
+    assertionAudience: text(env, 'ASSERTION_AUDIENCE') ?? origin?.origin ?? null,
     allowedHosts: allowedHosts(env),
     trustedProxySecret: trustedProxySecret(env),
     secureProxySslHeader: headerName(env, 'SECURE_PROXY_SSL_HEADER'),
-    useXForwardedHost: bool(env, 'USE_X_FORWARDED_HOST', false),
-    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 90, 1),
+    useXForwardedHost: bool(env, 'USE_X_FORWARDED_HOST'),
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 1),
   }
 }
