@@ -1,3 +1,4 @@
+import { exportJWK, generateKeyPair } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, SETTINGS } from './config'
 import type { Env } from './env'
@@ -120,6 +121,49 @@ describe('SETTINGS', () => {
       if (setting.default === null) continue
       expect(loadConfig({ ...base, [setting.name]: '  ' }), setting.name).toEqual(unset)
       expect(loadConfig({ ...base, [setting.name]: setting.default }), setting.name).toEqual(unset)
+    }
+  })
+})
+
+describe('ASSERTION_KEYS', () => {
+  async function jwk(kid: string, part: 'private' | 'public' = 'private'): Promise<JsonWebKey> {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true })
+    const { d, ...publicPart } = await exportJWK(privateKey)
+    const key = part === 'private' ? { ...publicPart, d, kid } : { ...publicPart, kid }
+    return key as unknown as JsonWebKey
+  }
+  const keys = (list: JsonWebKey[]) => ({ ASSERTION_KEYS: JSON.stringify(list) })
+
+  it('takes public JWKs after the first, kept to be published', async () => {
+    const list = [await jwk('new'), await jwk('old', 'public'), await jwk('older')]
+    expect(loadConfig({ ...base, ...keys(list) }).assertionKeys).toEqual(list)
+  })
+
+  it('refuses a public JWK in first place, which would have to sign', async () => {
+    expect(problem(keys([await jwk('new', 'public'), await jwk('old')]))).toBe(
+      'Improperly configured: ASSERTION_KEYS must start with a private JWK (with "d"): the first entry signs.',
+    )
+  })
+
+  it('refuses a kid used twice', async () => {
+    expect(problem(keys([await jwk('same'), await jwk('same', 'public')]))).toContain(
+      'ASSERTION_KEYS has the kid "same" twice.',
+    )
+  })
+
+  it('refuses entries that are not EC P-256 JWKs with a kid', async () => {
+    const good = await jwk('k')
+    for (const bad of [
+      { ...good, crv: 'P-384' },
+      { kty: 'oct', k: 'c2VjcmV0', kid: 'k' },
+      { ...good, x: undefined },
+      { ...good, d: 42 },
+      { ...good, kid: '' },
+      null,
+    ]) {
+      expect(problem(keys([good, bad as JsonWebKey])), JSON.stringify(bad)).toContain(
+        'ASSERTION_KEYS',
+      )
     }
   })
 })

@@ -171,7 +171,7 @@ export const SETTINGS = [
     name: 'ASSERTION_KEYS',
     kind: 'secret',
     default: null,
-    meaning: 'private EC P-256 JWKs: the first signs assertions, every one is published',
+    meaning: 'EC P-256 JWKs: the first (private) signs assertions, every one is published',
   },
 ] as const satisfies readonly Setting[]
 
@@ -222,7 +222,11 @@ export interface Config {
   loginFailureIpLimit: number
   /** LOGIN_FAILURE_WINDOW in seconds. */
   loginFailureWindow: number
-  /** ASSERTION_KEYS: private EC P-256 JWKs with a `kid`; the first signs. */
+  /**
+   * ASSERTION_KEYS: EC P-256 JWKs, each with a distinct `kid`. The first is private and signs;
+   * the others may be public JWKs of retired keys, only published in the JWKS, so a rotation does
+   * not need the old private key.
+   */
   assertionKeys: JsonWebKey[]
   /** ASSERTION_ISSUER. */
   assertionIssuer: string
@@ -355,6 +359,11 @@ function trustedOrigins(env: Env): string[] {
   return origins.map((origin) => origin.toLowerCase().replace(/\/$/, ''))
 }
 
+/**
+ * ASSERTION_KEYS: a JWK or an array of them, all EC P-256 with a distinct `kid`. The first signs,
+ * so it must be private (`d`); the others may be public, kept only for the JWKS, so that origins
+ * still verify assertions signed before a rotation without anyone keeping the old private key.
+ */
 function assertionKeys(env: Env): JsonWebKey[] {
   const raw = text(env, 'ASSERTION_KEYS')
   if (raw === null) return []
@@ -362,25 +371,37 @@ function assertionKeys(env: Env): JsonWebKey[] {
   try {
     parsed = JSON.parse(raw)
   } catch {
-    throw new ImproperlyConfigured('ASSERTION_KEYS', 'must be a JSON private JWK or array of them.')
+    throw new ImproperlyConfigured('ASSERTION_KEYS', 'must be a JSON JWK or array of them.')
   }
-  const keys = Array.isArray(parsed) ? parsed : [parsed]
-  for (const key of keys) {
-    const jwk = key as JsonWebKey & { kid?: unknown }
+  const keys: unknown[] = Array.isArray(parsed) ? parsed : [parsed]
+  const kids = new Set<string>()
+  keys.forEach((key, index) => {
+    const jwk = key as (JsonWebKey & { kid?: unknown }) | null
     if (
       jwk?.kty !== 'EC' ||
       jwk.crv !== 'P-256' ||
-      typeof jwk.d !== 'string' ||
       // The public coordinates are published in the JWKS.
       typeof jwk.x !== 'string' ||
-      typeof jwk.y !== 'string'
+      typeof jwk.y !== 'string' ||
+      (jwk.d !== undefined && typeof jwk.d !== 'string')
     ) {
-      throw new ImproperlyConfigured('ASSERTION_KEYS', 'entries must be private EC P-256 JWKs.')
+      throw new ImproperlyConfigured('ASSERTION_KEYS', 'entries must be EC P-256 JWKs.')
+    }
+    if (index === 0 && jwk.d === undefined) {
+      throw new ImproperlyConfigured(
+        'ASSERTION_KEYS',
+        'must start with a private JWK (with "d"): the first entry signs.',
+      )
     }
     if (typeof jwk.kid !== 'string' || jwk.kid === '') {
       throw new ImproperlyConfigured('ASSERTION_KEYS', 'entries must each have a "kid".')
     }
-  }
+    // An origin picks the key by `kid`: two keys under one would make it guess.
+    if (kids.has(jwk.kid)) {
+      throw new ImproperlyConfigured('ASSERTION_KEYS', `has the kid "${jwk.kid}" twice.`)
+    }
+    kids.add(jwk.kid)
+  })
   return keys as JsonWebKey[]
 }
 

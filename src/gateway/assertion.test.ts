@@ -1,5 +1,7 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../config'
+import type { Env } from '../env'
 import { ImproperlyConfigured } from '../errors'
 import type { UserSnapshot } from '../session'
 import { AssertionSigner, publicJwk } from './assertion'
@@ -7,6 +9,12 @@ import { AssertionSigner, publicJwk } from './assertion'
 async function privateJwk(kid: string): Promise<JsonWebKey> {
   const { privateKey } = await generateKeyPair('ES256', { extractable: true })
   return { ...(await exportJWK(privateKey)), kid } as JsonWebKey
+}
+
+/** What an operator keeps of a retired key: its JWKS entry, without `d`. */
+function publicOnly(jwk: JsonWebKey): JsonWebKey {
+  const { d: _private, ...rest } = jwk
+  return { ...rest, alg: 'ES256', use: 'sig' } as JsonWebKey
 }
 
 const alice: UserSnapshot = {
@@ -101,6 +109,52 @@ describe('AssertionSigner', () => {
     const broken = { ...(await privateJwk('k')), d: 'AAAA' }
     await expect(signer([broken]).assertionFor(alice, 'sid', '203.0.113.5')).rejects.toThrow(
       /ASSERTION_KEYS/,
+    )
+  })
+
+  it('publishes a retired key given only as a public JWK, and signs with the private first', async () => {
+    const current = await privateJwk('new')
+    const retired = await privateJwk('old')
+    const assertions = signer([current, publicOnly(retired)])
+    const { keys: published } = await assertions.jwks()
+    expect(published.map((key) => key.kid)).toEqual(['new', 'old'])
+    expect(published[1]).toEqual(publicJwk(retired as JsonWebKey & { kid: string }))
+    const token = await assertions.assertionFor(alice, 'sid', '203.0.113.5')
+    const jwks = createLocalJWKSet(await assertions.jwks())
+    const { protectedHeader } = await jwtVerify(token, jwks, { algorithms: ['ES256'] })
+    expect(protectedHeader.kid).toBe('new')
+
+    // A token the retired key signed before the rotation still verifies against the new JWKS.
+    const before = await signer([retired]).assertionFor(alice, 'sid', '203.0.113.5')
+    expect((await jwtVerify(before, jwks, { algorithms: ['ES256'] })).protectedHeader.kid).toBe(
+      'old',
+    )
+  })
+
+  it('rotates with only the public half of the old key, from ASSERTION_KEYS to the JWKS', async () => {
+    const keys = [await privateJwk('new'), publicOnly(await privateJwk('old'))]
+    const config = loadConfig({
+      SECRET_KEY: 'x1y2z3-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123',
+      ASSERTION_KEYS: JSON.stringify(keys),
+    } as Env)
+    const assertions = signer(config.assertionKeys)
+    expect((await assertions.jwks()).keys.map((key) => key.kid)).toEqual(['new', 'old'])
+    expect(await assertions.assertionFor(alice, 'sid', '203.0.113.5')).toMatch(/^ey/)
+  })
+
+  it('refuses to sign with a public key first, naming ASSERTION_KEYS', async () => {
+    const keys = [publicOnly(await privateJwk('new')), await privateJwk('old')]
+    await expect(signer(keys).assertionFor(alice, 'sid', '203.0.113.5')).rejects.toThrow(
+      /ASSERTION_KEYS must start with a private JWK/,
+    )
+    await expect(signer(keys).jwks()).rejects.toBeInstanceOf(ImproperlyConfigured)
+  })
+
+  it('refuses a public key that is not a point of P-256 rather than publish it', async () => {
+    const retired = publicOnly(await privateJwk('old'))
+    const swapped = { ...retired, x: retired.y, y: retired.x }
+    await expect(signer([await privateJwk('new'), swapped]).jwks()).rejects.toThrow(
+      /ASSERTION_KEYS holds a key that cannot be imported/,
     )
   })
 

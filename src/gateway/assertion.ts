@@ -28,7 +28,10 @@ export interface PublicJwk {
 }
 
 export interface AssertionOptions {
-  /** ASSERTION_KEYS: private EC P-256 JWKs with `kid`; the first signs. */
+  /**
+   * ASSERTION_KEYS: EC P-256 JWKs with `kid`. The first is private and signs; the others may be
+   * public (retired keys, only published).
+   */
   keys: readonly JsonWebKey[]
   /**
    * Whether an empty `keys` may be replaced by a key made for this isolate (DEBUG only). When it
@@ -149,14 +152,31 @@ export class AssertionSigner {
   }
 }
 
-/** The public half of a private EC JWK, as the JWKS lists it. */
+/**
+ * The public part of an EC P-256 JWK, private or already public, as the JWKS lists it: never `d`,
+ * whatever else the entry holds.
+ */
 export function publicJwk(jwk: JsonWebKey & { kid?: string }): PublicJwk {
-  if (typeof jwk.x !== 'string' || typeof jwk.y !== 'string' || typeof jwk.kid !== 'string') {
-    throw new ImproperlyConfigured('ASSERTION_KEYS', 'entries must have "x", "y" and "kid".')
+  if (
+    jwk.kty !== 'EC' ||
+    jwk.crv !== 'P-256' ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.y !== 'string' ||
+    typeof jwk.kid !== 'string'
+  ) {
+    throw new ImproperlyConfigured(
+      'ASSERTION_KEYS',
+      'entries must be EC P-256 JWKs with "x", "y" and "kid".',
+    )
   }
   return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid: jwk.kid, alg: ALG, use: 'sig' }
 }
 
+/**
+ * Imports the signing key (the first, which must be private) and checks that every key to be
+ * published is a point WebCrypto accepts: entries after the first may be public JWKs of retired
+ * keys, and a mistyped one would otherwise be published and fail only at the origins.
+ */
 async function loadKeys(keys: readonly JsonWebKey[], allowEphemeral: boolean): Promise<KeySet> {
   if (keys.length === 0 && !allowEphemeral) return { signing: null, jwks: { keys: [] } }
   if (keys.length === 0) {
@@ -164,9 +184,18 @@ async function loadKeys(keys: readonly JsonWebKey[], allowEphemeral: boolean): P
   }
   const all = keys.length > 0 ? keys : [await ephemeralKey()]
   const first = all[0] as JsonWebKey & { kid: string }
+  if (typeof first.d !== 'string') {
+    throw new ImproperlyConfigured(
+      'ASSERTION_KEYS',
+      'must start with a private JWK (with "d"): the first entry signs.',
+    )
+  }
   const publicKeys = all.map(publicJwk)
   const { kty, crv, x, y, d } = first
-  const key = (await importJWK({ kty, crv, x, y, d } as JWK, ALG)) as CryptoKey
+  const [key] = await Promise.all([
+    importJWK({ kty, crv, x, y, d } as JWK, ALG) as Promise<CryptoKey>,
+    ...publicKeys.slice(1).map(({ kty, crv, x, y }) => importJWK({ kty, crv, x, y }, ALG)),
+  ])
   return { signing: { kid: first.kid, key }, jwks: { keys: publicKeys } }
 }
 
