@@ -39,6 +39,12 @@ export default defineConfig({
     // vitest.node.config.ts.
     exclude: [...configDefaults.exclude, 'test/cli/**', 'test/migrations/**', 'test/docs/**'],
     setupFiles: ['test/setup.ts'],
+    // Time for real work on a busy machine (CI shares its two cores), not a performance bound. The
+    // dearest tests verify Django's own hashes (a million PBKDF2 iterations in JavaScript, argon2
+    // over 100 MiB, scrypt) several times each: up to 3.5 s with the cores free, 7.2 s with both
+    // taken by other processes, past vitest's 5 s default. A hang still fails, a minute later.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     // A real local HTTP origin for the gateway tests (test/gateway/origin.ts).
     globalSetup: ['test/gateway/origin.ts'],
   },
