@@ -32,7 +32,7 @@ interface Command {
   run(context: commands.CommandContext, args: string[], values: Values): Promise<void>
 }
 
-/** The directory holding wrangler.toml and schema.sql: the CLI works from anywhere. */
+/** The directory holding wrangler.toml and migrations/: the CLI works from anywhere. */
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /**
@@ -394,7 +394,7 @@ function report(
   io.stderr.write(`Error: ${message}\n`)
   if (remote && /no such table/i.test(message)) {
     io.stderr.write(
-      'The schema is missing: apply it with `npx wrangler d1 execute DB --remote --file schema.sql`.\n',
+      'The schema is missing or behind: apply the migrations with `npx wrangler d1 migrations apply DB --remote`.\n',
     )
   } else if (remote && error instanceof WranglerError) {
     io.stderr.write(
