@@ -239,7 +239,9 @@ describe('the repositories over real wrangler commands (local state)', () => {
   const suite = useLocalState()
 
   it('creates a user, reads it back, and ends its sessions in KV and D1', async () => {
-    const run = wranglerRunner(ROOT)
+    // One wrangler process at a time: several writing the same local storage, which this test
+    // also holds open, can collide (the deployed KV has no such limit: the CLI runs four).
+    const run = wranglerRunner(ROOT, 1)
     const target: WranglerTarget = {
       configPath: `${ROOT}/wrangler.toml`,
       location: { remote: false, persistTo: suite.dir },
