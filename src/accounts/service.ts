@@ -82,7 +82,7 @@ class Unfinished extends Error {
   }
 }
 
-/** The accounts service; one per request (or CLI run), over that request's bindings. */
+/** The accounts service, over one set of bindings (one per isolate in the Worker, one per CLI run). */
 export class Accounts {
   readonly db: D1Database
   readonly users: UserRepository

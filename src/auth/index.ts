@@ -46,15 +46,28 @@ export function authMiddleware(
   const now = options.now ?? Date.now
   const lastSeen = options.lastSeen ?? new LastSeen()
 
+  // One service per bindings object, which workerd hands to every request of an isolate: the
+  // service keeps no per-request state, and building it on every request, anonymous ones
+  // included, was measurable on the hot path.
+  const services = new WeakMap<Env, Accounts>()
+  function accountsFor(env: Env): Accounts {
+    let accounts = services.get(env)
+    if (!accounts) {
+      accounts = createAccounts({
+        db: env.DB,
+        kv: env.SESSIONS,
+        records: options.records,
+        hashers: options.hashers,
+        secrets: options.secrets,
+        now,
+      })
+      services.set(env, accounts)
+    }
+    return accounts
+  }
+
   return async function authentication(c, next) {
-    const accounts = createAccounts({
-      db: c.env.DB,
-      kv: c.env.SESSIONS,
-      records: options.records,
-      hashers: options.hashers,
-      secrets: options.secrets,
-      now,
-    })
+    const accounts = accountsFor(c.env)
     c.set('accounts', accounts)
     const session = c.var.session
     const user = resolveUser(session)

@@ -101,7 +101,11 @@ const guardedEnvs = new WeakMap<object, object>()
 export function guardBindings<E extends { SESSIONS: KVNamespace; DB: D1Database }>(env: E): E {
   let guardedEnv = guardedEnvs.get(env) as E | undefined
   if (!guardedEnv) {
-    guardedEnv = { ...env, SESSIONS: guardKV(env.SESSIONS), DB: guardD1(env.DB) }
+    // Layered over `env`, not copied: every other binding and setting reads through unchanged.
+    guardedEnv = Object.create(env, {
+      SESSIONS: { value: guardKV(env.SESSIONS), enumerable: true },
+      DB: { value: guardD1(env.DB), enumerable: true },
+    }) as E
     guardedEnvs.set(env, guardedEnv)
   }
   return guardedEnv
