@@ -17,8 +17,24 @@ CREATE TABLE users (
   email TEXT NOT NULL DEFAULT '',
   is_staff INTEGER NOT NULL DEFAULT 0 CHECK (is_staff IN (0, 1)),
   is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
-  date_joined TEXT NOT NULL
+  date_joined TEXT NOT NULL,
+  -- Whether the user proved they read `email` (a verification link, or an identity provider).
+  email_verified INTEGER NOT NULL DEFAULT 0 CHECK (email_verified IN (0, 1))
 );
+
+-- Django's auth_group and auth_user_groups: a user's group names travel in the session snapshot.
+CREATE TABLE groups (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 150)
+);
+
+CREATE TABLE user_groups (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+  UNIQUE (user_id, group_id)
+);
+CREATE INDEX user_groups_by_group ON user_groups (group_id);
 
 -- One row per live session of a user: the exact index behind /auth/sessions, "log out
 -- everywhere" and write-through revocation (KV list() is eventually consistent).

@@ -12,7 +12,7 @@ import { identifyHasher } from './hashers'
 import { type NewUser, UserRepository, type UserRow, usernameProblem } from './users'
 
 /** A user from a dump: every field of `NewUser`, and Django's pk (null: D1 assigns one). */
-export interface ImportedUser extends Required<NewUser> {
+export interface ImportedUser extends Required<Omit<NewUser, 'email_verified'>> {
   id: number | null
 }
 

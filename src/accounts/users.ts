@@ -16,6 +16,9 @@ export interface UserRow {
   is_staff: number
   is_active: number
   date_joined: string
+  email_verified: number
+  /** The user's group names, sorted, as a JSON array (read with the row, never stored here). */
+  groups: string
 }
 
 /** The fields a new user may be given; Django's defaults for the rest. */
@@ -28,6 +31,7 @@ export interface NewUser {
   is_staff?: boolean
   is_superuser?: boolean
   is_active?: boolean
+  email_verified?: boolean
   date_joined?: string
   last_login?: string | null
 }
@@ -60,12 +64,22 @@ export function toSnapshot(row: UserRow): UserSnapshot {
     is_superuser: row.is_superuser === 1,
     last_login: row.last_login,
     date_joined: row.date_joined,
+    email_verified: row.email_verified === 1,
+    groups: JSON.parse(row.groups) as string[],
   }
 }
 
-/** Every column of `users`, in table order: a `UserRow`. */
+/** Every column of `users`, in table order. */
 const USER_COLUMNS =
-  'id, password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined'
+  'id, password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined, email_verified'
+
+/** A `UserRow` as selected from `users`: its columns and its group names, sorted. */
+const USER_SELECT = `${USER_COLUMNS}, (
+    SELECT json_group_array(name) FROM (
+      SELECT groups.name FROM user_groups JOIN groups ON groups.id = user_groups.group_id
+      WHERE user_groups.user_id = users.id ORDER BY groups.name
+    )
+  ) AS groups`
 
 /** D1 access to `users`. */
 export class UserRepository {
@@ -74,7 +88,7 @@ export class UserRepository {
   /** The user with this id, or null. */
   async getById(id: number): Promise<UserRow | null> {
     return this.db
-      .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`)
+      .prepare(`SELECT ${USER_SELECT} FROM users WHERE id = ?1`)
       .bind(id)
       .first<UserRow>()
   }
@@ -86,7 +100,7 @@ export class UserRepository {
 
   /** `getByUsername` as a statement, to run in a batch: at most one row. */
   byUsernameStatement(username: string): D1PreparedStatement {
-    return this.db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE username = ?1`).bind(username)
+    return this.db.prepare(`SELECT ${USER_SELECT} FROM users WHERE username = ?1`).bind(username)
   }
 
   /**
@@ -116,7 +130,7 @@ export class UserRepository {
   /** Every user, by id. */
   async list(): Promise<UserRow[]> {
     const { results } = await this.db
-      .prepare(`SELECT ${USER_COLUMNS} FROM users ORDER BY id`)
+      .prepare(`SELECT ${USER_SELECT} FROM users ORDER BY id`)
       .all<UserRow>()
     return results
   }
@@ -126,9 +140,9 @@ export class UserRepository {
     const row = await this.db
       .prepare(
         `INSERT INTO users (password, last_login, is_superuser, username, first_name, last_name,
-           email, is_staff, is_active, date_joined)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         RETURNING ${USER_COLUMNS}`,
+           email, is_staff, is_active, date_joined, email_verified)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         RETURNING ${USER_COLUMNS}, '[]' AS groups`,
       )
       .bind(
         user.password,
@@ -141,6 +155,7 @@ export class UserRepository {
         user.is_staff ? 1 : 0,
         user.is_active === false ? 0 : 1,
         user.date_joined ?? new Date().toISOString(),
+        user.email_verified ? 1 : 0,
       )
       .first<UserRow>()
     if (!row) throw new Error('INSERT ... RETURNING returned no row')

@@ -161,6 +161,7 @@ async function stillHolds(
 function sameUser(stored: UserSnapshot, current: UserSnapshot): boolean {
   // last_login moves with every login elsewhere, which rewrites no other session's snapshot.
   return (Object.keys(current) as (keyof UserSnapshot)[]).every(
-    (field) => field === 'last_login' || stored[field] === current[field],
+    (field) =>
+      field === 'last_login' || JSON.stringify(stored[field]) === JSON.stringify(current[field]),
   )
 }

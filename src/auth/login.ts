@@ -65,22 +65,34 @@ export async function decoyPick(username: string, secret: string): Promise<numbe
   return Number.parseInt(hex.slice(0, 12), 16)
 }
 
+/** How a login happened. */
+export interface LoginOptions {
+  /** The client's User-Agent, for `/auth/sessions`. */
+  userAgent: string
+  /** How the user proved who they are (RFC 8176 `amr` values, e.g. `["pwd"]`). */
+  amr: readonly string[]
+  /** `_auth_user_backend`. Default Django's ModelBackend (a password). */
+  backend?: string
+  /** Statements that must pass in the login's own batch (the throttle's success check). */
+  guard?: BatchedCheck
+}
+
 /**
  * Django's `login()`: a different user's session is flushed first; the key is always cycled, so
  * a key known before login (session fixation) is worthless after it, while an anonymous session's
  * data survives under the new key. Stores the auth keys, the signed snapshot, `last_login` and the
  * index row, in one D1 batch. Returns the user as now stored.
  *
- * `guard` (the throttle's success check) runs first in that batch; when its check refuses, the
- * login is undone and the session flushed, as when the password changed meanwhile.
+ * `how.guard` (the throttle's success check) runs first in that batch; when its check refuses,
+ * the login is undone and the session flushed, as when the password changed meanwhile.
  */
 export async function login(
   accounts: Accounts,
   session: Session,
   user: UserRow,
-  userAgent: string,
-  guard?: BatchedCheck,
+  how: LoginOptions,
 ): Promise<UserRow> {
+  const { userAgent, guard } = how
   const authHash = await sessionAuthHash(user.password, accounts.secrets[0] as string)
   const current = session.get(SESSION_KEY)
   if (current !== undefined && current !== String(user.id)) session.flush()
@@ -90,9 +102,9 @@ export async function login(
   const loggedIn = { ...user, last_login: new Date(now).toISOString() }
   const snapshot = toSnapshot(loggedIn)
   session.set(SESSION_KEY, String(user.id))
-  session.set(BACKEND_SESSION_KEY, MODEL_BACKEND)
+  session.set(BACKEND_SESSION_KEY, how.backend ?? MODEL_BACKEND)
   session.set(HASH_SESSION_KEY, authHash)
-  session.setUser(snapshot)
+  session.setUser(snapshot, how.amr)
 
   // One round trip: the guard's statements (the throttle's last word), then the login's writes.
   const guarded = guard?.statements ?? []

@@ -12,7 +12,7 @@ import type { UserRow } from '../accounts/users'
 import { validatePassword } from '../accounts/validators'
 import { ApiError, NOT_AUTHENTICATED, ValidationError } from '../errors'
 import type { Session } from '../session'
-import type { LoginThrottle } from '../throttle'
+import type { BatchedCheck, LoginThrottle } from '../throttle'
 import { authenticate, decoyPick, INVALID_CREDENTIALS, login, updateSessionAuthHash } from './login'
 
 /** A password typed on the sign-in form or sent to the API. */
@@ -49,10 +49,53 @@ export async function signIn(context: SignInContext, factor: FirstFactor): Promi
   return signInWithPassword(context, factor)
 }
 
+/** How a first factor proved the user, for `completeSignIn`. */
+export interface Proof {
+  /** RFC 8176 `amr` values of the factor (`pwd` for a password). */
+  amr: readonly string[]
+  /** `_auth_user_backend`; default Django's ModelBackend. */
+  backend?: string
+  /** What the `login` event records as `method`. */
+  method: string
+  /** Statements the login's own batch must pass (the throttle's success check). */
+  guard?: BatchedCheck
+}
+
+/**
+ * The steps every sign-in shares once a first factor has named the user: the checks (the user is
+ * active), then `login()` (key cycled, snapshot and `amr` stored, index row), then the event.
+ * Every first factor ends here, so none can skip a check.
+ */
+export async function completeSignIn(
+  { accounts, session, actor, defer }: SignInContext,
+  user: UserRow,
+  proof: Proof,
+): Promise<UserRow> {
+  if (user.is_active !== 1) throw new ValidationError(INVALID_CREDENTIALS)
+  const loggedIn = await login(accounts, session, user, {
+    userAgent: actor.userAgent,
+    amr: proof.amr,
+    backend: proof.backend,
+    guard: proof.guard,
+  })
+  defer(
+    accounts.events.record(
+      {
+        type: 'login',
+        user: { id: user.id, username: user.username },
+        detail: { method: proof.method },
+      },
+      { ...actor, session: session.id },
+    ),
+  )
+  return loggedIn
+}
+
 async function signInWithPassword(
-  { accounts, session, throttle, actor, defer }: SignInContext,
+  context: SignInContext,
   factor: PasswordFactor,
 ): Promise<UserRow> {
+  const { accounts, throttle, actor } = context
   // Django's AuthenticationForm normalizes the username (NFKC), as usernames are stored.
   const username = factor.username.normalize('NFKC')
   const attempt = await throttle.attempt(actor.ip ?? 'unknown', username)
@@ -84,14 +127,11 @@ async function signInWithPassword(
       )
       throw new ValidationError(INVALID_CREDENTIALS)
     }
-    const loggedIn = await login(accounts, session, user, actor.userAgent, attempt.successCheck())
-    defer(
-      accounts.events.record(
-        { type: 'login', user: named, detail: { method: 'password' } },
-        { ...actor, session: session.id },
-      ),
-    )
-    return loggedIn
+    return await completeSignIn(context, user, {
+      amr: ['pwd'],
+      method: 'password',
+      guard: attempt.successCheck(),
+    })
   } catch (error) {
     if (error instanceof ApiError && error.status === 429) {
       await accounts.events.record(

@@ -23,6 +23,8 @@ const alice: UserSnapshot = {
   email: 'alice@example.com',
   first_name: 'Alice',
   last_name: 'Liddell',
+  email_verified: false,
+  groups: [],
   is_staff: false,
   is_superuser: false,
   last_login: null,

@@ -88,17 +88,26 @@ export class AssertionSigner {
   }
 
   /**
-   * The assertion for `user` on the session `sessionId`, from `clientIp`: a JWT with `iss`,
-   * `aud`, `sub`, `preferred_username`, `email`, `is_staff`, `is_superuser`, `client_ip`, `iat`,
-   * `exp` (iat + 60 s) and a random `jti`, and the `kid` of the signing key in its header.
+   * The assertion for `user` on the session `sessionId`, from `clientIp`, signed in by `amr`: a
+   * JWT with `iss`, `aud`, `sub`, `preferred_username`, `email`, `email_verified`, `is_staff`,
+   * `is_superuser`, `groups`, `amr`, `client_ip`, `iat`, `exp` (iat + 60 s) and a random `jti`,
+   * and the `kid` of the signing key in its header.
    */
-  async assertionFor(user: UserSnapshot, sessionId: string, clientIp: string): Promise<string> {
+  async assertionFor(
+    user: UserSnapshot,
+    sessionId: string,
+    clientIp: string,
+    amr: readonly string[] = [],
+  ): Promise<string> {
     const claims = {
       sub: String(user.id),
       preferred_username: user.username,
       email: user.email,
+      email_verified: user.email_verified,
       is_staff: user.is_staff,
       is_superuser: user.is_superuser,
+      groups: user.groups,
+      amr,
       client_ip: clientIp,
     }
     const now = this.#now()

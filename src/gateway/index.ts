@@ -16,7 +16,7 @@ import {
   NotFound,
   PermissionDenied,
 } from '../errors'
-import type { UserSnapshot } from '../session'
+import type { Session, UserSnapshot } from '../session'
 import { AssertionSigner } from './assertion'
 import { headerSafe, upstreamRequestHeaders } from './headers'
 import {
@@ -113,13 +113,13 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
 
   async function identityHeaders(
     user: UserSnapshot,
-    sessionId: string,
+    session: Session,
     clientIp: string,
   ): Promise<Record<string, string>> {
     return {
       [USER_ID_HEADER]: String(user.id),
       [USERNAME_HEADER]: headerSafe(user.username),
-      [ASSERTION_HEADER]: await signer.assertionFor(user, sessionId, clientIp),
+      [ASSERTION_HEADER]: await signer.assertionFor(user, session.id, clientIp, session.amr ?? []),
     }
   }
 
@@ -156,7 +156,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       }
       enforce(accessFor(requirement, user))
       const headers = new Headers(
-        user ? await identityHeaders(user, c.var.session.id, c.var.clientIp) : {},
+        user ? await identityHeaders(user, c.var.session, c.var.clientIp) : {},
       )
       headers.set('Cache-Control', 'no-store')
       return new Response(null, { status: 200, headers })
@@ -186,7 +186,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
           host: c.var.site.host,
           sessionCookieName: config.sessionCookieName,
         },
-        user ? await identityHeaders(user, c.var.session.id, c.var.clientIp) : {},
+        user ? await identityHeaders(user, c.var.session, c.var.clientIp) : {},
       )
       return forward(c.req.raw, url, headers, {
         origin,

@@ -125,7 +125,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   })
 
   route(app, '/me', {
-    GET: (c) => c.json({ user: requireUser(c) }),
+    GET: (c) => c.json({ user: requireUser(c), amr: c.var.session.amr ?? [] }),
   })
 
   route(app, '/session', {

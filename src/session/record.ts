@@ -21,6 +21,10 @@ export interface UserSnapshot {
   is_superuser: boolean
   last_login: string | null
   date_joined: string
+  /** Whether the user proved they read `email`. */
+  email_verified: boolean
+  /** Django group names, sorted. */
+  groups: string[]
 }
 
 export interface SessionRecord {
@@ -36,6 +40,15 @@ export interface SessionRecord {
   expiresAt: number
   /** Snapshot of the logged-in user, so an authenticated request needs no D1 query. */
   user?: UserSnapshot
+  /**
+   * How the session signed in (RFC 8176 `amr` values: `pwd`, `otp`, `hwk`, `mfa`...), for
+   * `GET /auth/me`, the assertion and policies that need a second factor.
+   */
+  amr?: string[]
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string')
 }
 
 function isUserSnapshot(value: unknown): value is UserSnapshot {
@@ -49,7 +62,9 @@ function isUserSnapshot(value: unknown): value is UserSnapshot {
     typeof value.is_staff === 'boolean' &&
     typeof value.is_superuser === 'boolean' &&
     (value.last_login === null || typeof value.last_login === 'string') &&
-    typeof value.date_joined === 'string'
+    typeof value.date_joined === 'string' &&
+    typeof value.email_verified === 'boolean' &&
+    isStringArray(value.groups)
   )
 }
 
@@ -68,7 +83,8 @@ function parseRecord(text: string): SessionRecord | null {
     !isObject(value.data) ||
     !Number.isFinite(value.createdAt) ||
     !Number.isFinite(value.expiresAt) ||
-    (value.user !== undefined && !isUserSnapshot(value.user))
+    (value.user !== undefined && !isUserSnapshot(value.user)) ||
+    (value.amr !== undefined && !isStringArray(value.amr))
   ) {
     return null
   }

@@ -33,6 +33,7 @@ export class Session {
   #createdAt: number
   #expiresAt: number | null
   #user: UserSnapshot | null
+  #amr: string[] | null
   readonly #settings: SessionSettings
 
   /**
@@ -55,6 +56,7 @@ export class Session {
     this.#createdAt = record?.createdAt ?? settings.now()
     this.#expiresAt = record?.expiresAt ?? null
     this.#user = record?.user ?? null
+    this.#amr = record?.amr ?? null
   }
 
   /** The session key the response carries, or null while nothing has been saved. */
@@ -130,6 +132,7 @@ export class Session {
     this.modified = true
     this.#data = {}
     this.#user = null
+    this.#amr = null
   }
 
   /**
@@ -193,11 +196,21 @@ export class Session {
     return this.#user
   }
 
-  /** Stores (or with null, removes) the user snapshot; the record's seal covers it. */
-  setUser(user: UserSnapshot | null): void {
+  /** How the session signed in (RFC 8176 `amr`), or null when it is not signed in. */
+  get amr(): readonly string[] | null {
+    return this.#amr
+  }
+
+  /**
+   * Stores (or with null, removes) the user snapshot, and with `amr` how the user signed in; the
+   * record's seal covers both.
+   */
+  setUser(user: UserSnapshot | null, amr?: readonly string[]): void {
     this.accessed = true
     this.modified = true
     this.#user = user
+    if (amr !== undefined) this.#amr = [...amr]
+    if (user === null) this.#amr = null
   }
 
   /**
@@ -227,6 +240,7 @@ export class Session {
       expiresAt: this.#expiresAt,
     }
     if (this.#user) record.user = this.#user
+    if (this.#amr) record.amr = this.#amr
     return record
   }
 

@@ -37,7 +37,9 @@ describe('POST /auth/login', () => {
       [
         'date_joined',
         'email',
+        'email_verified',
         'first_name',
+        'groups',
         'id',
         'is_staff',
         'is_superuser',
@@ -230,6 +232,14 @@ describe('session fixation', () => {
 })
 
 describe('GET /auth/me', () => {
+  it('answers 200 with the user and how the session signed in (amr)', async () => {
+    const user = await createUser()
+    const client = new Client()
+    await client.login(user.username, user.password)
+    const body = (await (await client.get('/auth/me')).json()) as { amr: string[] }
+    expect(body.amr).toEqual(['pwd'])
+  })
+
   it('answers 401 with DRF’s message when anonymous', async () => {
     const response = await new Client().get('/auth/me')
     expect(response.status).toBe(401)
@@ -475,9 +485,9 @@ describe('races with a password change', () => {
       kvKey,
       await store.load(kvKey),
     )
-    await expect(login(testAccounts(), session, stale, 'test')).rejects.toThrow(
-      'Unable to log in with provided credentials.',
-    )
+    await expect(
+      login(testAccounts(), session, stale, { userAgent: 'test', amr: ['pwd'] }),
+    ).rejects.toThrow('Unable to log in with provided credentials.')
     expect(session.isEmpty).toBe(true)
     expect(session.user).toBeNull()
     expect(await new SessionIndex(env.DB).listForUser(user.id, Date.now())).toEqual([])

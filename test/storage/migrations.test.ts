@@ -104,7 +104,9 @@ describe('migrations', () => {
     const migrated = await describeSchema(env.DB)
     expect(Object.keys(migrated.tables).sort()).toEqual([
       'auth_events',
+      'groups',
       'login_failures',
+      'user_groups',
       'user_sessions',
       'users',
     ])
