@@ -1,6 +1,6 @@
 /**
  * createApp(config): wires the middleware and the routes, nothing else. The request flows one
- * way: session → auth → CSRF → route (the /auth API, or the gateway) → response.
+ * way: CORS → session → auth → CSRF → route (the /auth API, or the gateway) → response.
  */
 import { Hono } from 'hono'
 import type { Hashers } from './accounts/hashers'
@@ -8,6 +8,7 @@ import { authMiddleware, confirmSaved } from './auth'
 import { LastSeen } from './auth/last-seen'
 import type { Config } from './config'
 import type { AppEnv } from './context'
+import { corsMiddleware } from './cors'
 import { csrfMiddleware } from './csrf'
 import { errorResponse, NotFound, toErrorResponse } from './errors'
 import { createGateway } from './gateway'
@@ -31,6 +32,10 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   app.onError((error) => toErrorResponse(error))
   app.notFound(() => errorResponse(new NotFound()))
+  // First, so that every answer carries its headers, errors included (src/cors).
+  if (config.corsAllowedOrigins.length > 0) {
+    app.use('*', corsMiddleware({ allowedOrigins: config.corsAllowedOrigins }))
+  }
   // KV and D1 failures become 503s, wherever they happen (src/storage).
   app.use('*', async function storage(c, next) {
     c.env = guardBindings(c.env)
@@ -77,7 +82,8 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       lastSeen: new LastSeen(),
     }),
     csrfMiddleware({
-      trustedOrigins: config.csrfTrustedOrigins,
+      // A page of an origin allowed to call with credentials may also send unsafe requests.
+      trustedOrigins: [...config.csrfTrustedOrigins, ...config.corsAllowedOrigins],
       cookieName: config.csrfCookieName,
       // DRF enforces the token only for requests the session cookie authenticated.
       isSessionAuthenticated: (c) => c.get('user') != null,
@@ -91,7 +97,7 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
     }),
   )
   app.route('/auth', authRoutes(config, gateway))
-  // Everything else goes to ORIGIN_URL, behind the policy (404 when there is no origin).
+  // Everything else goes to the routes' origins, behind the policy (404 when there is none).
   app.all('*', gateway.proxy)
   return app
 }

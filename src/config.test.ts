@@ -167,3 +167,123 @@ describe('ASSERTION_KEYS', () => {
     }
   })
 })
+
+describe('ROUTES', () => {
+  const table = (routes: unknown, env: Partial<Env> = {}) =>
+    loadConfig({ ...base, ROUTES: JSON.stringify(routes), ...env } as Env).routes
+
+  it('reads each route with its defaults: ORIGIN_URL, authenticated, any method', () => {
+    const [route] = table([{ path: '/api/**' }], { ORIGIN_URL: 'http://127.0.0.1:9000' })
+    expect(route).toMatchObject({
+      path: '/api/**',
+      methods: null,
+      access: 'authenticated',
+      groups: null,
+      mfa: false,
+      audience: 'http://127.0.0.1:9000',
+    })
+    expect(route?.origin?.href).toBe('http://127.0.0.1:9000/')
+  })
+
+  it('reads methods upper-case, with HEAD beside GET, and its own origin and audience', () => {
+    const [route] = table([
+      { path: '/a/**', methods: ['get', 'POST'], origin: 'https://a.example.com/v1' },
+    ])
+    expect(route?.methods).toEqual(['GET', 'POST', 'HEAD'])
+    expect(route?.origin?.href).toBe('https://a.example.com/v1')
+    expect(route?.audience).toBe('https://a.example.com')
+    const [pinned] = table([{ path: '/a', origin: 'https://a.example.com' }], {
+      ASSERTION_AUDIENCE: 'my-apis',
+    })
+    expect(pinned?.audience).toBe('my-apis')
+  })
+
+  it('reads groups, mfa and every access level', () => {
+    const routes = table([
+      { path: '/p', access: 'public' },
+      { path: '/s', access: 'staff', groups: ['ops'] },
+      { path: '/r', access: 'superuser', mfa: true },
+    ])
+    expect(routes.map((route) => [route.access, route.groups, route.mfa])).toEqual([
+      ['public', null, false],
+      ['staff', ['ops'], false],
+      ['superuser', null, true],
+    ])
+  })
+
+  it('makes a table of PUBLIC_PATHS and STAFF_PATHS without it: staff, public, then the rest', () => {
+    const config = loadConfig({ ...base, PUBLIC_PATHS: '/p/**', STAFF_PATHS: '/s/**' })
+    expect(config.routes.map((route) => [route.path, route.access])).toEqual([
+      ['/s/**', 'staff'],
+      ['/p/**', 'public'],
+      ['/**', 'authenticated'],
+    ])
+    expect(config.routes.every((route) => route.origin === null)).toBe(true)
+  })
+
+  it.each([
+    ['{', 'ROUTES must be a JSON array of routes.'],
+    ['{"path": "/"}', 'ROUTES must be a JSON array of routes.'],
+    ['["/api"]', 'ROUTES entry 1: must be an object with a "path".'],
+    ['[{"path": "api"}]', 'ROUTES entry 1: "path" must be a glob starting with "/".'],
+    ['[{"path": "/"}, {"paht": "/x"}]', 'ROUTES entry 2: has an unknown field "paht".'],
+    [
+      '[{"path": "/", "access": "admin"}]',
+      'ROUTES entry 1: "access" must be public, authenticated, staff or superuser, not "admin".',
+    ],
+    ['[{"path": "/", "methods": []}]', 'ROUTES entry 1: "methods" must be a non-empty array'],
+    ['[{"path": "/", "methods": ["G T"]}]', 'ROUTES entry 1: "methods" holds "G T"'],
+    ['[{"path": "/", "methods": ["trace"]}]', 'ROUTES entry 1: TRACE is never proxied.'],
+    ['[{"path": "/", "origin": "ftp://x"}]', 'ROUTES entry 1: "origin" must be an http(s) URL'],
+    ['[{"path": "/", "groups": "ops"}]', 'ROUTES entry 1: "groups" must be a non-empty array'],
+    ['[{"path": "/", "groups": [" ops"]}]', 'ROUTES entry 1: "groups" holds " ops"'],
+    ['[{"path": "/", "mfa": "yes"}]', 'ROUTES entry 1: "mfa" must be true or false.'],
+    [
+      '[{"path": "/", "access": "public", "groups": ["ops"]}]',
+      'ROUTES entry 1: a public route cannot need "groups" or "mfa".',
+    ],
+  ])('refuses %s, naming ROUTES', (value, message) => {
+    expect(problem({ ROUTES: value })).toContain(`Improperly configured: ${message}`)
+  })
+
+  it.each(['PUBLIC_PATHS', 'STAFF_PATHS', 'MFA_PATHS'] as const)(
+    'refuses ROUTES together with %s',
+    (name) => {
+      expect(problem({ ROUTES: '[{"path": "/**"}]', [name]: '/x/**' })).toBe(
+        `Improperly configured: ROUTES cannot be set together with ${name}: put those paths in the route table.`,
+      )
+    },
+  )
+})
+
+describe('MFA_PATHS and CORS_ALLOWED_ORIGINS', () => {
+  it('reads MFA_PATHS as globs starting with /', () => {
+    expect(loadConfig({ ...base, MFA_PATHS: '/keys/**, /admin' }).mfaPaths).toEqual([
+      '/keys/**',
+      '/admin',
+    ])
+    expect(problem({ MFA_PATHS: 'keys/**' })).toContain('MFA_PATHS')
+  })
+
+  it('reads CORS_ALLOWED_ORIGINS as lower-cased origins', () => {
+    const config = loadConfig({
+      ...base,
+      CORS_ALLOWED_ORIGINS: 'https://App.example.com, http://localhost:3000/',
+    })
+    expect(config.corsAllowedOrigins).toEqual(['https://app.example.com', 'http://localhost:3000'])
+  })
+
+  it.each([
+    'app.example.com',
+    'https://app.example.com/path',
+    'https://*.example.com',
+    '*',
+    'null',
+    'ftp://app.example.com',
+    'https://user@app.example.com',
+  ])('refuses the CORS origin %s, naming CORS_ALLOWED_ORIGINS', (origin) => {
+    expect(problem({ CORS_ALLOWED_ORIGINS: origin })).toBe(
+      `Improperly configured: CORS_ALLOWED_ORIGINS entries must be scheme://host[:port], not "${origin}".`,
+    )
+  })
+})

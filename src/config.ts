@@ -173,7 +173,54 @@ export const SETTINGS = [
     default: null,
     meaning: 'EC P-256 JWKs: the first (private) signs assertions, every one is published',
   },
+  // The gateway's route table, multi-factor paths and CORS for browser apps.
+  {
+    name: 'ROUTES',
+    kind: 'setting',
+    default: null,
+    meaning:
+      'a JSON array of routes (path, methods, origin, access, groups, mfa); first match wins',
+  },
+  {
+    name: 'MFA_PATHS',
+    kind: 'setting',
+    default: null,
+    meaning: "comma-separated path globs that need a multi-factor sign-in ('mfa' in amr)",
+  },
+  {
+    name: 'CORS_ALLOWED_ORIGINS',
+    kind: 'setting',
+    default: null,
+    meaning: 'origins (scheme://host[:port]) whose pages may call the gateway with credentials',
+  },
 ] as const satisfies readonly Setting[]
+
+/** Who may take a route: anyone, a signed-in user, or one with `is_staff` or `is_superuser`. */
+export type RouteAccess = 'public' | 'authenticated' | 'staff' | 'superuser'
+
+/**
+ * One entry of the route table: ROUTES, or the table PUBLIC_PATHS and STAFF_PATHS make. The
+ * gateway's policy (src/gateway/policy.ts) matches a request against the table, first match wins.
+ */
+export interface Route {
+  /** A path glob (the syntax of PUBLIC_PATHS), starting with `/`. */
+  path: string
+  /** The methods it takes, upper-case, HEAD included with GET; null: every method. */
+  methods: readonly string[] | null
+  /** Where it is proxied: its own origin, else ORIGIN_URL; null: nowhere (404 at the proxy). */
+  origin: URL | null
+  /**
+   * The `aud` of the assertions sent with it: ASSERTION_AUDIENCE, else its origin's
+   * `scheme://host[:port]`, else ASSERTION_ISSUER. Each origin gets assertions made out to
+   * itself, so one origin cannot replay what it received at another.
+   */
+  audience: string
+  access: RouteAccess
+  /** Group names, any one of which lets a user in; null: no group needed. */
+  groups: readonly string[] | null
+  /** Whether the session must have signed in with more than one factor (`mfa` in its amr). */
+  mfa: boolean
+}
 
 /** The name of a setting or secret. */
 export type SettingName = (typeof SETTINGS)[number]['name']
@@ -242,6 +289,15 @@ export interface Config {
   useXForwardedHost: boolean
   /** AUDIT_RETENTION_DAYS. */
   auditRetentionDays: number
+  /**
+   * ROUTES; without it, the table PUBLIC_PATHS and STAFF_PATHS make: the staff globs, then the
+   * public ones, then `/**` for any signed-in user (so staff wins over public, as it always has).
+   */
+  routes: Route[]
+  /** MFA_PATHS, each starting with `/`; always empty with ROUTES (its routes say `mfa`). */
+  mfaPaths: string[]
+  /** CORS_ALLOWED_ORIGINS, as `scheme://host[:port]`, lower-cased. */
+  corsAllowedOrigins: string[]
 }
 
 /** Django's own check (security.W009): 50+ characters, 5+ distinct, not a generated dev key. */
@@ -448,6 +504,187 @@ function headerName(env: Env, name: SettingName): string | null {
   return value
 }
 
+/** The access levels of a route, as ROUTES spells them. */
+const ROUTE_ACCESS: readonly RouteAccess[] = ['public', 'authenticated', 'staff', 'superuser']
+/** The fields a ROUTES entry may have: anything else is a typo that would silently do nothing. */
+const ROUTE_FIELDS = new Set(['path', 'methods', 'origin', 'access', 'groups', 'mfa'])
+/** RFC 9110 method tokens. */
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** Django's Group.name: at most 150 characters. */
+const GROUP_NAME_MAX_LENGTH = 150
+
+/** What the route table is built from, besides ROUTES itself. */
+interface RouteDefaults {
+  origin: URL | null
+  /** ASSERTION_AUDIENCE, when set. */
+  audience: string | null
+  issuer: string
+}
+
+function audienceFor(origin: URL | null, defaults: RouteDefaults): string {
+  return defaults.audience ?? origin?.origin ?? defaults.issuer
+}
+
+/**
+ * The table PUBLIC_PATHS and STAFF_PATHS stand for: staff globs first, so they win over public
+ * ones whatever the order they are written in, then the public globs, then every other path for
+ * any signed-in user.
+ */
+function pathRoutes(publicPaths: string[], staffPaths: string[], defaults: RouteDefaults): Route[] {
+  const route = (path: string, access: RouteAccess): Route => ({
+    path,
+    methods: null,
+    origin: defaults.origin,
+    audience: audienceFor(defaults.origin, defaults),
+    access,
+    groups: null,
+    mfa: false,
+  })
+  return [
+    ...staffPaths.map((path) => route(path, 'staff')),
+    ...publicPaths.map((path) => route(path, 'public')),
+    route('/**', 'authenticated'),
+  ]
+}
+
+/** One ROUTES entry, read; throws `ImproperlyConfigured('ROUTES', ...)` naming the entry. */
+function readRoute(entry: unknown, position: number, defaults: RouteDefaults): Route {
+  const fail = (problem: string): never => {
+    throw new ImproperlyConfigured('ROUTES', `entry ${position}: ${problem}`)
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    return fail('must be an object with a "path".')
+  }
+  const fields = entry as Record<string, unknown>
+  for (const field of Object.keys(fields)) {
+    if (!ROUTE_FIELDS.has(field)) fail(`has an unknown field "${field}".`)
+  }
+  const { path, methods, origin, access = 'authenticated', groups, mfa = false } = fields
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    fail('"path" must be a glob starting with "/".')
+  }
+  if (!ROUTE_ACCESS.includes(access as RouteAccess)) {
+    fail(
+      `"access" must be public, authenticated, staff or superuser, not ${JSON.stringify(access)}.`,
+    )
+  }
+  if (typeof mfa !== 'boolean') fail('"mfa" must be true or false.')
+  const route: Route = {
+    path: path as string,
+    methods: methods === undefined ? null : routeMethods(methods, fail),
+    origin: defaults.origin,
+    audience: '',
+    access: access as RouteAccess,
+    groups: groups === undefined ? null : routeGroups(groups, fail),
+    mfa: mfa as boolean,
+  }
+  if (origin !== undefined) {
+    const url = typeof origin === 'string' ? parseUrl(origin.trim()) : null
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      fail(`"origin" must be an http(s) URL, not ${JSON.stringify(origin)}.`)
+    }
+    route.origin = url
+  }
+  route.audience = audienceFor(route.origin, defaults)
+  // Groups and a second factor belong to a user: on a public route they could never be checked.
+  if (route.access === 'public' && (route.groups !== null || route.mfa)) {
+    fail('a public route cannot need "groups" or "mfa".')
+  }
+  return route
+}
+
+function routeMethods(methods: unknown, fail: (problem: string) => never): string[] {
+  if (!Array.isArray(methods) || methods.length === 0) {
+    return fail('"methods" must be a non-empty array of methods.')
+  }
+  const upper = new Set<string>()
+  for (const method of methods) {
+    if (typeof method !== 'string' || !METHOD.test(method)) {
+      fail(`"methods" holds ${JSON.stringify(method)}, which is not a method.`)
+    }
+    const name = (method as string).toUpperCase()
+    if (name === 'TRACE' || name === 'TRACK') fail(`${name} is never proxied.`)
+    upper.add(name)
+  }
+  // HEAD is a GET without the body, as everywhere else in the gateway.
+  if (upper.has('GET')) upper.add('HEAD')
+  return [...upper]
+}
+
+function routeGroups(groups: unknown, fail: (problem: string) => never): string[] {
+  if (!Array.isArray(groups) || groups.length === 0) {
+    return fail('"groups" must be a non-empty array of group names.')
+  }
+  for (const group of groups) {
+    if (
+      typeof group !== 'string' ||
+      group.trim() !== group ||
+      group === '' ||
+      group.length > GROUP_NAME_MAX_LENGTH
+    ) {
+      fail(`"groups" holds ${JSON.stringify(group)}, which is not a group name.`)
+    }
+  }
+  return groups as string[]
+}
+
+/**
+ * The route table: ROUTES when set, else the one PUBLIC_PATHS and STAFF_PATHS make. ROUTES
+ * replaces those settings, and MFA_PATHS, so setting both is an error rather than a guess at
+ * which should win.
+ */
+function routes(
+  env: Env,
+  paths: { public: string[]; staff: string[]; mfa: string[] },
+  defaults: RouteDefaults,
+): Route[] {
+  const raw = text(env, 'ROUTES')
+  if (raw === null) return pathRoutes(paths.public, paths.staff, defaults)
+  const alongside = (
+    [
+      ['PUBLIC_PATHS', paths.public],
+      ['STAFF_PATHS', paths.staff],
+      ['MFA_PATHS', paths.mfa],
+    ] as const
+  ).filter(([, globs]) => globs.length > 0)
+  if (alongside.length > 0) {
+    const names = alongside.map(([name]) => name).join(' and ')
+    throw new ImproperlyConfigured(
+      'ROUTES',
+      `cannot be set together with ${names}: put those paths in the route table.`,
+    )
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    throw new ImproperlyConfigured('ROUTES', 'must be a JSON array of routes.')
+  }
+  if (!Array.isArray(parsed)) {
+    throw new ImproperlyConfigured('ROUTES', 'must be a JSON array of routes.')
+  }
+  return parsed.map((entry, index) => readRoute(entry, index + 1, defaults))
+}
+
+/**
+ * CORS_ALLOWED_ORIGINS, as django-cors-headers reads it: each `scheme://host[:port]`, without a
+ * path; no wildcard and no `null` (a sandboxed page or a file: any site can send `Origin: null`).
+ */
+function corsAllowedOrigins(env: Env): string[] {
+  return list(env, 'CORS_ALLOWED_ORIGINS').map((origin) => {
+    const url = parseUrl(origin)
+    // A browser sends one origin, matched exactly: a `*` is never a wildcard here.
+    const bare = url !== null && /^[a-z][a-z0-9+.-]*:\/\/[^/?#*]+\/?$/i.test(origin)
+    if (!url || !bare || !['http:', 'https:'].includes(url.protocol) || url.username !== '') {
+      throw new ImproperlyConfigured(
+        'CORS_ALLOWED_ORIGINS',
+        `entries must be scheme://host[:port], not "${origin}".`,
+      )
+    }
+    return url.origin.toLowerCase()
+  })
+}
+
 /**
  * Reads and validates every setting. Throws `ImproperlyConfigured` naming the first bad one.
  * Call once per isolate (the Worker caches the result with the app).
@@ -463,14 +700,19 @@ export function loadConfig(env: Env): Config {
     )
   }
   const origin = originUrl(env)
+  const issuer = withDefault(env, 'ASSERTION_ISSUER').trim()
+  const audience = text(env, 'ASSERTION_AUDIENCE')
+  const publicPaths = pathGlobs(env, 'PUBLIC_PATHS')
+  const staffPaths = pathGlobs(env, 'STAFF_PATHS')
+  const mfaPaths = pathGlobs(env, 'MFA_PATHS')
   return {
     debug,
     secretKey: secretKey(env, debug),
     secretKeyFallbacks: list(env, 'SECRET_KEY_FALLBACKS'),
     originUrl: origin,
     originTimeoutMs: integer(env, 'ORIGIN_TIMEOUT_MS', 1),
-    publicPaths: pathGlobs(env, 'PUBLIC_PATHS'),
-    staffPaths: pathGlobs(env, 'STAFF_PATHS'),
+    publicPaths,
+    staffPaths,
     csrfTrustedOrigins: trustedOrigins(env),
     csrfCookieName: cookieName(env, 'CSRF_COOKIE_NAME'),
     sessionCookieName,
@@ -481,12 +723,19 @@ export function loadConfig(env: Env): Config {
     loginFailureIpLimit: integer(env, 'LOGIN_FAILURE_IP_LIMIT', 1),
     loginFailureWindow: integer(env, 'LOGIN_FAILURE_WINDOW', 1),
     assertionKeys: assertionKeys(env),
-    assertionIssuer: withDefault(env, 'ASSERTION_ISSUER').trim(),
-    assertionAudience: text(env, 'ASSERTION_AUDIENCE') ?? origin?.origin ?? null,
+    assertionIssuer: issuer,
+    assertionAudience: audience ?? origin?.origin ?? null,
     allowedHosts: allowedHosts(env),
     trustedProxySecret: trustedProxySecret(env),
     secureProxySslHeader: headerName(env, 'SECURE_PROXY_SSL_HEADER'),
     useXForwardedHost: bool(env, 'USE_X_FORWARDED_HOST'),
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 1),
+    routes: routes(
+      env,
+      { public: publicPaths, staff: staffPaths, mfa: mfaPaths },
+      { origin, audience, issuer },
+    ),
+    mfaPaths,
+    corsAllowedOrigins: corsAllowedOrigins(env),
   }
 }

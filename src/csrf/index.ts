@@ -2,7 +2,8 @@
  * CSRF protection as DRF's `SessionAuthentication.enforce_csrf`, for every unsafe method (JSON
  * included): first the origin check for everyone, then, for requests authenticated by the
  * session cookie, the token check against the `csrftoken` cookie. Safe methods are never
- * blocked. Failures are 403s with DRF's messages.
+ * blocked, except a WebSocket handshake, which gets the origin check (as Django Channels'
+ * `OriginValidator`). Failures are 403s with DRF's messages.
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
@@ -18,6 +19,11 @@ export { maskSecret, tokenMatches, unmaskToken } from './tokens'
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 /** Django's CSRF_COOKIE_AGE: 52 weeks. */
 const CSRF_COOKIE_AGE = 31_449_600
+
+/** Whether a request asks to upgrade to a WebSocket (any method: the origin check costs little). */
+function isWebSocketHandshake(headers: Headers): boolean {
+  return /(?:^|,)\s*websocket\s*(?:,|$)/i.test(headers.get('Upgrade') ?? '')
+}
 
 /** The request's CSRF state: `c.var.csrf`. */
 export class CsrfState {
@@ -69,7 +75,10 @@ export function csrfMiddleware(
   return async function csrf(c, next) {
     const state = new CsrfState(secretFromCookie(getCookie(c, cookieName)))
     c.set('csrf', state)
-    if (!SAFE_METHODS.has(c.req.method)) {
+    const unsafe = !SAFE_METHODS.has(c.req.method)
+    // A WebSocket handshake is a GET that browsers send cross-site with the cookies and no way
+    // to add a token (cross-site WebSocket hijacking): its origin is checked as for a POST.
+    if (unsafe || isWebSocketHandshake(c.req.raw.headers)) {
       const rejected = failedOrigin(
         { origin: c.req.header('Origin'), secFetchSite: c.req.header('Sec-Fetch-Site') },
         c.var.site.origin,
@@ -78,7 +87,7 @@ export function csrfMiddleware(
       if (rejected !== null) {
         throw csrfFailed(`Origin checking failed - ${rejected} does not match any trusted origins.`)
       }
-      if (options.isSessionAuthenticated(c)) {
+      if (unsafe && options.isSessionAuthenticated(c)) {
         const secret = state.cookieSecret
         if (secret === null) throw csrfFailed('CSRF cookie not set.')
         const token = c.req.header('X-CSRFToken') ?? (await options.formToken?.(c))

@@ -40,7 +40,7 @@ export interface AssertionOptions {
   allowEphemeral?: boolean
   /** ASSERTION_ISSUER. */
   issuer: string
-  /** ASSERTION_AUDIENCE. */
+  /** The default `aud`: ASSERTION_AUDIENCE (each route may name its own; see `assertionFor`). */
   audience: string
   /** The clock (ms). Default `Date.now`. */
   now?: () => number
@@ -91,13 +91,15 @@ export class AssertionSigner {
    * The assertion for `user` on the session `sessionId`, from `clientIp`, signed in by `amr`: a
    * JWT with `iss`, `aud`, `sub`, `preferred_username`, `email`, `email_verified`, `is_staff`,
    * `is_superuser`, `groups`, `amr`, `client_ip`, `iat`, `exp` (iat + 60 s) and a random `jti`,
-   * and the `kid` of the signing key in its header.
+   * and the `kid` of the signing key in its header. `audience` is its `aud` (default: the one
+   * given to the constructor): the route's, so that each origin gets assertions made out to it.
    */
   async assertionFor(
     user: UserSnapshot,
     sessionId: string,
     clientIp: string,
     amr: readonly string[] = [],
+    audience: string = this.#options.audience,
   ): Promise<string> {
     const claims = {
       sub: String(user.id),
@@ -111,7 +113,7 @@ export class AssertionSigner {
       client_ip: clientIp,
     }
     const now = this.#now()
-    const cacheKey = `${sessionId}\u0000${JSON.stringify(claims)}`
+    const cacheKey = `${sessionId}\u0000${audience}\u0000${JSON.stringify(claims)}`
     const cached = this.#reuseMs > 0 ? this.#cache.get(cacheKey) : undefined
     if (cached && cached.reuseUntil > now) return cached.token
 
@@ -126,7 +128,7 @@ export class AssertionSigner {
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: ALG, kid: signing.kid, typ: 'JWT' })
       .setIssuer(this.#options.issuer)
-      .setAudience(this.#options.audience)
+      .setAudience(audience)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
       // 128 bits: 22 characters of a 62-letter alphabet = 131 bits.

@@ -137,6 +137,35 @@ export function headerSafe(value: string): string {
   return value.replace(/[^\u0020-\u0024\u0026-\u007e]/gu, (char) => encodeURIComponent(char))
 }
 
+/** Whether a comma-separated header value holds `token` (case-insensitive). */
+function hasToken(value: string | null, token: string): boolean {
+  return value?.split(',').some((item) => item.trim().toLowerCase() === token) === true
+}
+
+/**
+ * Whether a request asks for a WebSocket (RFC 6455 §4.1: a GET with `Upgrade: websocket`, and
+ * `Connection: Upgrade`; a `Connection` header that does not name it says the upgrade is not
+ * meant for this hop). Only this upgrade is proxied; any other `Upgrade` (h2c, TLS) is dropped
+ * with the hop-by-hop headers.
+ */
+export function isWebSocketUpgrade(method: string, headers: Headers): boolean {
+  if (method !== 'GET' || !hasToken(headers.get('Upgrade'), 'websocket')) return false
+  const connection = headers.get('Connection')
+  return connection === null || hasToken(connection, 'upgrade')
+}
+
+/**
+ * The handshake fields that belong to one hop of a WebSocket: workerd makes its own key and
+ * negotiates extensions with each side, so the client's must not reach the origin, nor the
+ * origin's answer to workerd's key reach the client. `Sec-WebSocket-Protocol` is end to end.
+ */
+const WEBSOCKET_HOP = new Set([
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-accept',
+])
+
 export interface ForwardingInfo {
   /** The client's address (`c.var.clientIp`), or `unknown`. */
   clientIp: string
@@ -146,6 +175,8 @@ export interface ForwardingInfo {
   host: string
   /** The session cookie's name: that cookie never reaches the origin. */
   sessionCookieName: string
+  /** Whether the request is a WebSocket upgrade to pass on (`isWebSocketUpgrade`). */
+  webSocket?: boolean
 }
 
 /**
@@ -161,8 +192,12 @@ export function upstreamRequestHeaders(
   const hopByHop = hopByHopOf(incoming)
   const headers = new Headers()
   for (const [name, value] of incoming) {
-    if (!hopByHop(name) && !replacedUpstream(name)) headers.append(name, value)
+    if (hopByHop(name) || replacedUpstream(name)) continue
+    if (WEBSOCKET_HOP.has(originHeaderName(name))) continue
+    headers.append(name, value)
   }
+  // The one upgrade passed on: workerd's fetch then makes the handshake with the origin.
+  if (info.webSocket) headers.set('Upgrade', 'websocket')
   const cookie = hopByHop('cookie')
     ? null
     : withoutCookies(incoming.get('Cookie'), [info.sessionCookieName])
@@ -187,7 +222,8 @@ export function downstreamResponseHeaders(
   const hopByHop = hopByHopOf(upstream)
   const headers = new Headers()
   for (const [name, value] of upstream) {
-    if (!hopByHop(name) && name !== 'set-cookie') headers.append(name, value)
+    if (hopByHop(name) || name === 'set-cookie' || WEBSOCKET_HOP.has(name)) continue
+    headers.append(name, value)
   }
   for (const cookie of upstream.getSetCookie()) {
     if (!reservedCookies.includes(setCookieName(cookie))) headers.append('Set-Cookie', cookie)

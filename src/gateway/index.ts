@@ -1,6 +1,7 @@
 /**
- * The gateway: the policy in front of ORIGIN_URL, the proxy to it, forward-auth
- * (`GET /auth/verify`) for nginx/Traefik/Caddy, identity assertions and their JWKS.
+ * The gateway: the policy (the route table) in front of the origins, the proxy to them (WebSocket
+ * upgrades included), forward-auth (`GET /auth/verify`) for nginx/Traefik/Caddy, identity
+ * assertions and their JWKS.
  *
  * Nothing here reads KV or D1: by the time a handler runs, the session and auth middleware have
  * set `c.var.user` from one KV read, and the hot path must stay at that.
@@ -18,22 +19,23 @@ import {
 } from '../errors'
 import type { Session, UserSnapshot } from '../session'
 import { AssertionSigner } from './assertion'
-import { headerSafe, upstreamRequestHeaders } from './headers'
+import { headerSafe, isWebSocketUpgrade, upstreamRequestHeaders } from './headers'
 import {
   type Access,
   accessFor,
   type CompiledPolicy,
   compilePolicy,
+  type Decision,
   isBrowserNavigation,
   originalPath,
-  type Requirement,
+  SIGNED_IN,
   stricter,
 } from './policy'
 import { forward } from './proxy'
 
 export { ASSERTION_LIFETIME_SECONDS, AssertionSigner, type PublicJwk } from './assertion'
 export { type PathReading, readPath } from './paths'
-export { compileGlob, compilePolicy, type Requirement } from './policy'
+export { compileGlob, compilePolicy, type Decision, type Requirement } from './policy'
 
 /** The identity headers, as the origin (or the forward-auth proxy) receives them. */
 const USER_ID_HEADER = 'X-Auth-User-Id'
@@ -58,7 +60,7 @@ export interface Gateway {
   jwks(c: Ctx): Promise<Response>
   /** `GET /auth/verify`: forward-auth for nginx `auth_request`, Traefik and Caddy. */
   verify(c: Ctx): Promise<Response>
-  /** Every path outside `/auth/*`, `/.well-known/*` and `/healthz`: the proxy to ORIGIN_URL. */
+  /** Every path outside `/auth/*`, `/.well-known/*` and `/healthz`: the proxy to the routes. */
   proxy(c: Ctx): Promise<Response>
 }
 
@@ -83,21 +85,48 @@ export const NEVER_PROXIED_METHODS: ReadonlySet<string> = new Set(['TRACE', 'TRA
 /** The `Allow` header of the 405 for a never-proxied method. */
 const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
+/** The 403 of a path that needs a multi-factor sign-in the session did not make. */
+const MFA_REQUIRED = 'Multi-factor authentication required.'
+
+/** RFC 9110 method tokens, for the methods forward-auth proxies pass on. */
+const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
 /** The sign-in URL that comes back to `url` (path and query) after login. */
 function loginRedirect(url: URL): string {
   return `${LOGIN_PATH}?next=${encodeURIComponent(url.pathname + url.search)}`
 }
 
 /**
+ * The methods a forward-auth proxy says the client used: Traefik and Caddy send
+ * `X-Forwarded-Method`, nginx whatever its config sets (`X-Original-Method` by convention). Both
+ * count, and a header sent twice arrives joined by commas, so every value counts; an empty list
+ * when neither is sent (the method is then unknown), null when one is not a method.
+ */
+function forwardedMethods(c: Ctx): string[] | null {
+  const methods: string[] = []
+  for (const name of ['X-Forwarded-Method', 'X-Original-Method']) {
+    const value = c.req.header(name)
+    if (value === undefined) continue
+    for (const part of value.split(',')) {
+      const method = part.trim()
+      if (!METHOD_TOKEN.test(method)) return null
+      methods.push(method.toUpperCase())
+    }
+  }
+  return methods
+}
+
+/**
  * Builds the gateway. Throws `ImproperlyConfigured` (a 500 naming the setting, at start-up) when
- * ORIGIN_URL is set outside DEBUG without ASSERTION_KEYS: an origin must be able to verify who
- * is calling, and a per-isolate key would change under it at every deploy and isolate.
+ * a route has an origin outside DEBUG without ASSERTION_KEYS: an origin must be able to verify
+ * who is calling, and a per-isolate key would change under it at every deploy and isolate.
  */
 export function createGateway(config: Config, options: GatewayOptions = {}): Gateway {
-  if (config.originUrl && config.assertionKeys.length === 0 && !config.debug) {
+  const proxying = config.routes.some((route) => route.origin !== null)
+  if (proxying && config.assertionKeys.length === 0 && !config.debug) {
     throw new ImproperlyConfigured(
       'ASSERTION_KEYS',
-      'is not set: it is required with ORIGIN_URL outside DEBUG (make one with `npm run keys -- generate`).',
+      'is not set: it is required with ORIGIN_URL or a route origin outside DEBUG (make one with `npm run keys -- generate`).',
     )
   }
   const signer = new AssertionSigner({
@@ -108,18 +137,20 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     audience: config.assertionAudience ?? config.assertionIssuer,
     now: options.now,
   })
-  const policy = compilePolicy({ publicPaths: config.publicPaths, staffPaths: config.staffPaths })
+  const policy = compilePolicy({ routes: config.routes, mfaPaths: config.mfaPaths })
   const reservedCookies = [config.sessionCookieName, config.csrfCookieName]
 
   async function identityHeaders(
     user: UserSnapshot,
     session: Session,
     clientIp: string,
+    audience?: string,
   ): Promise<Record<string, string>> {
+    const amr = session.amr ?? []
     return {
       [USER_ID_HEADER]: String(user.id),
       [USERNAME_HEADER]: headerSafe(user.username),
-      [ASSERTION_HEADER]: await signer.assertionFor(user, session.id, clientIp, session.amr ?? []),
+      [ASSERTION_HEADER]: await signer.assertionFor(user, session.id, clientIp, amr, audience),
     }
   }
 
@@ -127,6 +158,14 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   function enforce(access: Access): void {
     if (access === 'login') throw NOT_AUTHENTICATED
     if (access === 'deny') throw new PermissionDenied()
+    if (access === 'mfa') throw new PermissionDenied(MFA_REQUIRED, 'mfa_required')
+  }
+
+  /** The route of a decision, or the 400 or 404 it stands for. */
+  function routed(decision: Decision): Extract<Decision, { kind: 'route' }> {
+    if (decision.kind === 'unreadable') throw new BadRequestPath()
+    if (decision.kind === 'unrouted') throw new NotFound()
+    return decision
   }
 
   return {
@@ -143,37 +182,44 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       // proxy sets its own but may pass the other on from the client, so both count and the
       // stricter wins: a client-sent header can only tighten the policy, never relax it. A URI
       // whose path cannot be read one way only (a comma included: see originalPath) is a 400.
+      // The methods are read the same way; without one, the answer must hold for any method.
       const uris = [c.req.header('X-Original-URI'), c.req.header('X-Forwarded-Uri')].filter(
         (uri) => uri !== undefined,
       )
-      // Without a URI only the login is checked.
-      let requirement: Requirement = uris.length === 0 ? 'user' : 'public'
+      const methods = forwardedMethods(c)
+      if (methods === null) throw new BadRequestPath()
+      let decision: Decision | null = null
       for (const uri of uris) {
         const path = originalPath(uri)
-        const required = path === null ? null : policy.requirementFor(path)
-        if (required === null) throw new BadRequestPath()
-        requirement = stricter(requirement, required)
+        if (path === null) throw new BadRequestPath()
+        for (const method of methods.length > 0 ? methods : [null]) {
+          const next = policy.decide(path, method)
+          decision = decision ? stricter(decision, next) : next
+        }
       }
-      enforce(accessFor(requirement, user))
+      // Without a URI only the login is checked.
+      const route = decision ? routed(decision) : null
+      enforce(accessFor(route?.requirement ?? SIGNED_IN, user, c.var.session.amr ?? []))
       const headers = new Headers(
-        user ? await identityHeaders(user, c.var.session, c.var.clientIp) : {},
+        user ? await identityHeaders(user, c.var.session, c.var.clientIp, route?.audience) : {},
       )
       headers.set('Cache-Control', 'no-store')
       return new Response(null, { status: 200, headers })
     },
 
     async proxy(c) {
-      if (NEVER_PROXIED_METHODS.has(c.req.method)) {
+      if (NEVER_PROXIED_METHODS.has(c.req.method.toUpperCase())) {
         throw new MethodNotAllowed(c.req.method, PROXIED_METHODS)
       }
       const url = new URL(c.req.url)
-      const origin = config.originUrl
-      if (!origin || isReservedPath(url.pathname)) throw new NotFound()
+      if (!proxying || isReservedPath(url.pathname)) throw new NotFound()
       // The origin gets this very pathname (proxy.ts), so this is what every reading starts from.
-      const requirement = policy.requirementFor(url.pathname)
-      if (requirement === null) throw new BadRequestPath()
+      // Methods are matched upper-case: an origin may read `post` as POST.
+      const route = routed(policy.decide(url.pathname, c.req.method.toUpperCase()))
+      const origin = route.origin
+      if (!origin) throw new NotFound()
       const user = c.var.user
-      const access = accessFor(requirement, user)
+      const access = accessFor(route.requirement, user, c.var.session.amr ?? [])
       if (access === 'login' && isBrowserNavigation(c.req.method, c.req.header('Accept'))) {
         return c.redirect(loginRedirect(url), 302)
       }
@@ -185,8 +231,9 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
           secure: c.var.site.secure,
           host: c.var.site.host,
           sessionCookieName: config.sessionCookieName,
+          webSocket: isWebSocketUpgrade(c.req.method, c.req.raw.headers),
         },
-        user ? await identityHeaders(user, c.var.session, c.var.clientIp) : {},
+        user ? await identityHeaders(user, c.var.session, c.var.clientIp, route.audience) : {},
       )
       return forward(c.req.raw, url, headers, {
         origin,

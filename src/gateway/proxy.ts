@@ -1,15 +1,15 @@
 /**
- * The reverse proxy to ORIGIN_URL: path, query, method and body kept and streamed both ways,
- * redirects passed through, and a 502 or 504 when the origin fails. Header rules live in
- * headers.ts; who may pass lives in policy.ts.
+ * The reverse proxy to a route's origin: path, query, method and body kept and streamed both
+ * ways, redirects passed through, WebSocket upgrades joined, and a 502 or 504 when the origin
+ * fails. Header rules live in headers.ts; who may pass lives in policy.ts.
  */
 import { BadGateway, GatewayTimeout } from '../errors'
 import { downstreamResponseHeaders } from './headers'
 
 export interface ProxyOptions {
-  /** ORIGIN_URL: its path, if any, prefixes every proxied path. */
+  /** The route's origin (ORIGIN_URL by default): its path, if any, prefixes every path. */
   origin: URL
-  /** ORIGIN_TIMEOUT_MS: time to the origin's response headers before a 504. */
+  /** ORIGIN_TIMEOUT_MS: time to the origin's response headers (or upgrade) before a 504. */
   timeoutMs: number
   /** Set-Cookie names the origin may not set: the session and CSRF cookies. */
   reservedCookies: readonly string[]
@@ -18,7 +18,7 @@ export interface ProxyOptions {
 /** Statuses that carry no body (RFC 9110 §15); a Response with one of them must have none. */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
 
-/** The origin URL for a request URL: ORIGIN_URL's scheme, host and path prefix, then ours. */
+/** The origin URL for a request URL: the origin's scheme, host and path prefix, then ours. */
 function upstreamUrl(origin: URL, requestUrl: URL): URL {
   const url = new URL(origin.href)
   const prefix = url.pathname.replace(/\/+$/, '')
@@ -72,5 +72,7 @@ export async function forward(
     status: upstream.status,
     statusText: upstream.statusText,
     headers: downstreamResponseHeaders(upstream.headers, options.reservedCookies),
+    // An accepted upgrade: workerd joins the client's socket to the origin's, both ways.
+    webSocket: upstream.status === 101 ? upstream.webSocket : null,
   })
 }
