@@ -4,6 +4,7 @@
  * then the audit log), exactly as the Worker's own changes do. Nothing here has its own SQL.
  */
 import { type Accounts, CLI_ACTOR, createAccounts } from '../../src/accounts'
+import { groupNameProblem } from '../../src/accounts/groups'
 import { parseDjangoDump } from '../../src/accounts/import'
 import { MAX_PASSWORD_LENGTH, makePassword } from '../../src/accounts/passwords'
 import { toSnapshot, type UserRow, usernameProblem } from '../../src/accounts/users'
@@ -346,6 +347,46 @@ export async function setRole(
   )
 }
 
+/**
+ * `group`: adds the user to a group (created on first use) or removes them from it; the
+ * accounts service rewrites the snapshot in every live session, so the gateway's routes see the
+ * change at once. Re-sealing needs SECRET_KEY; without it the sessions end instead.
+ */
+export async function setGroup(
+  context: CommandContext,
+  username: string,
+  action: 'add' | 'remove',
+  group: string,
+): Promise<void> {
+  const problem = groupNameProblem(group)
+  if (problem) throw new CliError(problem)
+  const user = await context.user(username)
+  const member = action === 'add'
+  const current = JSON.parse(user.groups) as string[]
+  if (current.includes(group) === member) {
+    context.say(`User '${user.username}' is already ${member ? 'in' : 'not in'} group '${group}'.`)
+    return
+  }
+  const { bindings } = await context.services()
+  const { rewritten, ended } = await context.change(
+    `${member ? 'Adding' : 'Removing'} group '${group}'`,
+    (accounts) => accounts.setGroup(user, group, member, CLI_ACTOR),
+  )
+  const done = `User '${user.username}' ${member ? 'added to' : 'removed from'} group '${group}'`
+  if (bindings.secrets.length > 0) {
+    context.say(
+      `${done}; ${plural(rewritten, 'live session')} updated ` +
+        `(signed with SECRET_KEY from ${bindings.secretSource}).`,
+    )
+    return
+  }
+  const source = bindings.where === 'remote' ? 'the environment' : 'the environment or .dev.vars'
+  context.say(
+    `${done}. No SECRET_KEY in ${source} to re-sign the live sessions with, so they were ` +
+      `ended instead: ${plural(ended, 'session')} ended.`,
+  )
+}
+
 /** `delete`: ends every session, then deletes the user. */
 export async function deleteUser(
   context: CommandContext,
@@ -437,7 +478,17 @@ export async function listUsers(context: CommandContext, json: boolean): Promise
   const yesNo = (value: number): string => (value === 1 ? 'yes' : 'no')
   context.print(
     renderTable(
-      ['id', 'username', 'email', 'staff', 'superuser', 'active', 'last_login', 'sessions'],
+      [
+        'id',
+        'username',
+        'email',
+        'staff',
+        'superuser',
+        'active',
+        'last_login',
+        'sessions',
+        'groups',
+      ],
       rows.map((row, i) => [
         String(row.id),
         row.username,
@@ -447,6 +498,7 @@ export async function listUsers(context: CommandContext, json: boolean): Promise
         yesNo(row.is_active),
         row.last_login ?? '-',
         String(counts[i] ?? 0),
+        (JSON.parse(row.groups) as string[]).join(',') || '-',
       ]),
     ),
   )
@@ -473,7 +525,7 @@ export async function importDump(
   for (const warning of parsed.warnings) context.say(`Warning: ${warning}`)
 
   const result = await context.change(`Importing ${file}`, (accounts) =>
-    accounts.importUsers(parsed.users, { update }, CLI_ACTOR),
+    accounts.importUsers(parsed.users, { update, groups: parsed.groups }, CLI_ACTOR),
   )
   for (const failure of result.failed) context.say(`Failed: ${failure}`)
 

@@ -157,6 +157,23 @@ const COMMANDS: Record<string, Command> = {
     'superuser',
     'Unlike `create --superuser`, this does not change is_staff.',
   ),
+  group: {
+    usage: '<username> add|remove <group>',
+    summary: 'add a user to a group (created on first use) or remove them from it',
+    details: [
+      'Live sessions are re-signed with SECRET_KEY (and SECRET_KEY_FALLBACKS) from the',
+      'environment, else, locally, from .dev.vars; without one they are ended instead. Routes',
+      'with "groups" (ROUTES) see the change on the next request.',
+    ].join('\n'),
+    positionals: ['username', 'add|remove', 'group'],
+    options: {},
+    run: (context, [username, action, group]) => {
+      if (action !== 'add' && action !== 'remove') {
+        throw new UsageError(`expected 'add' or 'remove', not '${action}'`, 'group')
+      }
+      return commands.setGroup(context, username as string, action, group as string)
+    },
+  },
   delete: {
     usage: '<username> [--yes]',
     summary: 'delete a user and end all their sessions',
@@ -205,7 +222,7 @@ const COMMANDS: Record<string, Command> = {
   },
   list: {
     usage: '[--json]',
-    summary: 'list users with their number of live sessions',
+    summary: 'list users with their number of live sessions and their groups',
     positionals: [],
     options: { json: { type: 'boolean' } },
     optionHelp: ['--json            a JSON array instead of the table'],

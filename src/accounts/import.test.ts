@@ -176,14 +176,60 @@ describe('parseDjangoDump', () => {
   it('leaves out records of other models with one line naming them', () => {
     const parsed = parseDjangoDump([
       record(1, { username: 'kept' }),
-      { model: 'auth.group', pk: 1, fields: { name: 'editors', permissions: [] } },
-      { model: 'auth.group', pk: 2, fields: { name: 'admins', permissions: [] } },
+      { model: 'auth.permission', pk: 1, fields: {} },
       { model: 'contenttypes.contenttype', pk: 1, fields: {} },
+      { model: 'contenttypes.contenttype', pk: 2, fields: {} },
     ])
     expect(parsed.users.map((user) => user.username)).toEqual(['kept'])
     expect(parsed.errors).toEqual([
-      'records of other models left out: auth.group (2), contenttypes.contenttype (1)',
+      'records of other models left out: auth.permission (1), contenttypes.contenttype (2)',
     ])
+  })
+
+  it("reads auth.group records and each user's groups, by pk or natural key", () => {
+    const parsed = parseDjangoDump([
+      { model: 'auth.group', pk: 1, fields: { name: 'editors', permissions: [] } },
+      { model: 'auth.group', pk: 2, fields: { name: 'admins', permissions: [3] } },
+      { model: 'auth.group', pk: 3, fields: { name: 'nobody', permissions: [] } },
+      record(1, { username: 'bypk', groups: [2, 1] }),
+      record(2, { username: 'bykey', groups: [['editors'], ['elsewhere']] }),
+      record(3, { username: 'none', groups: [] }),
+    ])
+    expect(parsed.errors).toEqual([])
+    expect(parsed.warnings).toEqual([])
+    expect(parsed.groups).toEqual(['admins', 'editors', 'nobody'])
+    expect(parsed.users.map((user) => [user.username, user.groups])).toEqual([
+      ['bypk', ['admins', 'editors']],
+      ['bykey', ['editors', 'elsewhere']],
+      ['none', []],
+    ])
+  })
+
+  it('reads groups written before their records, and warns of a pk the file lacks', () => {
+    const parsed = parseDjangoDump([
+      record(1, { username: 'early', groups: [5, 9] }),
+      { model: 'auth.group', pk: 5, fields: { name: 'late' } },
+    ])
+    expect(parsed.users[0]?.groups).toEqual(['late'])
+    expect(parsed.warnings).toEqual([
+      "'early': group pk 9 is not in the file (dump auth.group too): left out",
+    ])
+  })
+
+  it('reports bad group records and bad group lists', () => {
+    const parsed = parseDjangoDump([
+      { model: 'auth.group', pk: 1, fields: { name: '' } },
+      { model: 'auth.group', pk: 'x', fields: { name: 'ops' } },
+      record(3, { username: 'odd', groups: 'ops' }),
+      record(4, { username: 'odder', groups: [[1, 2]] }),
+    ])
+    expect(parsed.errors).toEqual([
+      'record 1, pk 1 (auth.group): name: A group name may not be blank.',
+      'record 2, pk "x" (auth.group): pk must be a positive integer',
+      "record 3, pk 3, 'odd': groups must be a list of group pks or natural keys",
+      "record 4, pk 4, 'odder': groups must be a list of group pks or natural keys",
+    ])
+    expect(parsed.users).toEqual([])
   })
 
   it("gives Django's defaults to left-out fields and a new id to a record without pk", () => {
@@ -197,6 +243,7 @@ describe('parseDjangoDump', () => {
     expect(parsed.users).toEqual([
       {
         id: null,
+        groups: null,
         username: 'natural',
         password: 'x',
         email: '',
@@ -211,10 +258,10 @@ describe('parseDjangoDump', () => {
     ])
   })
 
-  it('warns that groups and permissions are dropped', () => {
-    const parsed = parseDjangoDump([record(1, { groups: [1], user_permissions: [] })])
+  it('warns that permissions are dropped', () => {
+    const parsed = parseDjangoDump([record(1, { user_permissions: [4, 5] })])
     expect(parsed.warnings).toEqual([
-      '1 user(s) have groups or permissions; sessiongate has neither, so they are dropped',
+      '1 user(s) have permissions; sessiongate has none, so they are dropped',
     ])
   })
 })
@@ -299,6 +346,53 @@ describe('importUsers', () => {
     ])
     expect(result.created).toEqual([other])
     expect(await users.getByUsername(name)).toBeNull()
+  })
+
+  it("writes the users' groups, and creates the dump's groups that nobody joins", async () => {
+    const [name, other] = [uniqueName('grouped'), uniqueName('grouped')]
+    const [editors, lonely] = [uniqueName('editors'), uniqueName('lonely')]
+    const parsed = parseDjangoDump([
+      { model: 'auth.group', pk: 1, fields: { name: editors } },
+      { model: 'auth.group', pk: 2, fields: { name: lonely } },
+      record(nextPk(), { username: name, groups: [1] }),
+      {
+        model: 'auth.user',
+        fields: {
+          username: other,
+          password: 'x',
+          groups: [[editors]],
+          date_joined: '2025-01-15T00:00',
+        },
+      },
+    ])
+    const result = await accounts.importUsers(parsed.users, { groups: parsed.groups }, CLI_ACTOR)
+    expect(result).toMatchObject({ created: [name, other], failed: [] })
+    expect((await users.getByUsername(name))?.groups).toBe(JSON.stringify([editors]))
+    expect((await users.getByUsername(other))?.groups).toBe(JSON.stringify([editors]))
+    const { results } = await env.DB.prepare('SELECT name FROM groups WHERE name = ?1')
+      .bind(lonely)
+      .all()
+    expect(results).toHaveLength(1)
+  })
+
+  it("with update, replaces a user's groups with the dump's, or keeps them when it has none", async () => {
+    const existing = await createUser()
+    const row = await users.getById(existing.id)
+    if (!row) throw new Error('no user')
+    await accounts.setGroup(row, 'old-group', true, CLI_ACTOR)
+    const fields = { username: existing.username, password: row.password }
+    // A record without `groups` says nothing about them (loaddata leaves them too).
+    const silent = parseDjangoDump([record(nextPk(), { ...fields, groups: undefined })])
+    expect(silent.users[0]?.groups).toBeNull()
+    const kept = await accounts.importUsers(silent.users, { update: true }, CLI_ACTOR)
+    expect(kept.updated).toEqual([existing.username])
+    expect((await users.getById(existing.id))?.groups).toBe('["old-group"]')
+    const replacing = parseDjangoDump([record(nextPk(), { ...fields, groups: [['new-group']] })])
+    const replaced = await accounts.importUsers(replacing.users, { update: true }, CLI_ACTOR)
+    expect(replaced.updated).toEqual([existing.username])
+    expect((await users.getById(existing.id))?.groups).toBe('["new-group"]')
+    const again = await accounts.importUsers(replacing.users, { update: true }, CLI_ACTOR)
+    expect(again.unchanged).toEqual([existing.username])
   })
 
   it('gives a record without pk the next free id', async () => {

@@ -1,33 +1,45 @@
 /**
- * Users imported from Django: the JSON of `manage.py dumpdata auth.user`. Password hashes are kept
- * as they are: Django's pbkdf2, argon2 and scrypt hashes verify here and are upgraded at the
- * user's next login, so nobody has to reset a password. Django's primary keys are kept as ids.
+ * Users imported from Django: the JSON of `manage.py dumpdata auth.user` (or `auth.group
+ * auth.user`, or `auth`). Password hashes are kept as they are: Django's pbkdf2, argon2 and scrypt
+ * hashes verify here and are upgraded at the user's next login, so nobody has to reset a password.
+ * Django's primary keys are kept as ids. Groups come along: the `auth.group` records, and each
+ * user's `groups`, by pk or by natural key (`["editors"]`, as `--natural-foreign` writes them).
  *
  * `parseDjangoDump` is pure and judges every record, so one bad record is reported beside the
  * others instead of stopping the import. `importUsers` writes what parsed, with bound statements.
  */
 
 import { isObject } from '../utils/json'
+import { GroupRepository, groupNameProblem } from './groups'
 import { identifyHasher } from './hashers'
 import { type NewUser, UserRepository, type UserRow, usernameProblem } from './users'
 
 /** A user from a dump: every field of `NewUser`, and Django's pk (null: D1 assigns one). */
 export interface ImportedUser extends Required<Omit<NewUser, 'email_verified'>> {
   id: number | null
+  /**
+   * The user's group names, sorted; null when the record has no `groups` field (an existing
+   * user's groups are then left as they are, as `loaddata` leaves them).
+   */
+  groups: string[] | null
 }
 
 /** What {@link parseDjangoDump} found. */
 export interface DumpParse {
   /** The records that can be imported, in file order. */
   users: ImportedUser[]
+  /** The names of the file's `auth.group` records, sorted. */
+  groups: string[]
   /** One line per record that cannot be imported, naming it. */
   errors: string[]
-  /** Imported anyway, but worth a look: passwords that cannot log in, groups that are dropped. */
+  /** Imported anyway, but worth a look: passwords that cannot log in, permissions dropped. */
   warnings: string[]
 }
 
 /** The model `dumpdata auth.user` writes. */
 const USER_MODEL = 'auth.user'
+/** Django's groups, which `dumpdata auth` writes before the users. */
+const GROUP_MODEL = 'auth.group'
 
 // Django's auth_user column sizes (AbstractUser): a longer value was not written by Django.
 const NAME_MAX_LENGTH = 150
@@ -98,6 +110,7 @@ function parseFields(
   const password = text('password', null)
   const user: ImportedUser = {
     id,
+    groups: null,
     username,
     password,
     email: text('email', '', EMAIL_MAX_LENGTH),
@@ -124,14 +137,52 @@ function describeRecord(position: number, record: unknown): string {
 }
 
 /**
- * Reads the parsed JSON of `manage.py dumpdata auth.user` (an array of `{model, pk, fields}`).
- * Every record is judged on its own: the bad ones are listed in `errors` (by position, pk and
- * username), the rest returned. A username or pk that appears twice keeps its first record.
- * Records of other models (a full `dumpdata`) are left out with one error line naming them.
- * Fields a record leaves out take Django's defaults; datetimes become ISO 8601 UTC text.
+ * A user's `groups` as dumpdata writes them: a list of group pks, or of natural keys (`["name"]`
+ * with `--natural-foreign`). Null (with the problem) when it is neither.
+ */
+function groupReferences(value: unknown): { refs: (number | string)[] } | { problem: string } {
+  const problem = 'groups must be a list of group pks or natural keys'
+  if (!Array.isArray(value)) return { problem }
+  const refs: (number | string)[] = []
+  for (const item of value) {
+    if (Number.isSafeInteger(item) && (item as number) > 0) refs.push(item as number)
+    else if (Array.isArray(item) && item.length === 1 && typeof item[0] === 'string') {
+      refs.push(item[0])
+    } else return { problem }
+  }
+  return { refs }
+}
+
+/** Reads an `auth.group` record into `byPk` and `names`, or says why it cannot be. */
+function readGroup(
+  record: Record<string, unknown>,
+  byPk: Map<number, string>,
+  names: Set<string>,
+): string | null {
+  const pk = record.pk
+  if (pk !== undefined && pk !== null && !(Number.isSafeInteger(pk) && (pk as number) > 0)) {
+    return 'pk must be a positive integer'
+  }
+  const name = isObject(record.fields) ? record.fields.name : undefined
+  if (typeof name !== 'string') return 'name must be a string'
+  const problem = groupNameProblem(name)
+  if (problem) return `name: ${problem}`
+  if (typeof pk === 'number') byPk.set(pk, name)
+  names.add(name)
+  return null
+}
+
+/**
+ * Reads the parsed JSON of `manage.py dumpdata auth.user` (an array of `{model, pk, fields}`),
+ * with the `auth.group` records when the dump has them. Every record is judged on its own: the
+ * bad ones are listed in `errors` (by position, pk and username), the rest returned. A username
+ * or pk that appears twice keeps its first record. Records of other models (a full `dumpdata`)
+ * are left out with one error line naming them. Fields a record leaves out take Django's
+ * defaults; datetimes become ISO 8601 UTC text. A user's groups named by a pk that no group
+ * record of the file has are left out with a warning.
  */
 export function parseDjangoDump(json: unknown): DumpParse {
-  const result: DumpParse = { users: [], errors: [], warnings: [] }
+  const result: DumpParse = { users: [], groups: [], errors: [], warnings: [] }
   if (!Array.isArray(json)) {
     result.errors.push('expected a JSON array of records, as `manage.py dumpdata auth.user` writes')
     return result
@@ -139,12 +190,21 @@ export function parseDjangoDump(json: unknown): DumpParse {
   const usernames = new Set<string>()
   const ids = new Set<number>()
   const otherModels = new Map<string, number>()
-  let withGroups = 0
+  const groupsByPk = new Map<number, string>()
+  const groupNames = new Set<string>()
+  // Resolved once every record is read: dumpdata writes groups first, but a file may not.
+  const memberships: { user: ImportedUser; refs: (number | string)[] }[] = []
+  let withPermissions = 0
 
   json.forEach((record: unknown, index) => {
     const label = describeRecord(index + 1, record)
     if (!isObject(record)) {
       result.errors.push(`${label}: not an object`)
+      return
+    }
+    if (record.model === GROUP_MODEL) {
+      const problem = readGroup(record, groupsByPk, groupNames)
+      if (problem) result.errors.push(`${label} (auth.group): ${problem}`)
       return
     }
     if (record.model !== USER_MODEL) {
@@ -164,7 +224,10 @@ export function parseDjangoDump(json: unknown): DumpParse {
       return
     }
     const { user, problems } = parseFields(record.fields, id)
-    if (!user) {
+    const references =
+      record.fields.groups === undefined ? null : groupReferences(record.fields.groups)
+    if (references && 'problem' in references) problems.push(references.problem)
+    if (!user || problems.length > 0) {
       result.errors.push(`${label}: ${problems.join('; ')}`)
       return
     }
@@ -179,14 +242,10 @@ export function parseDjangoDump(json: unknown): DumpParse {
     usernames.add(user.username)
     if (id !== null) ids.add(id)
     result.users.push(user)
+    if (references && 'refs' in references) memberships.push({ user, refs: references.refs })
 
-    const fields = record.fields
-    if (
-      (Array.isArray(fields.groups) && fields.groups.length > 0) ||
-      (Array.isArray(fields.user_permissions) && fields.user_permissions.length > 0)
-    ) {
-      withGroups++
-    }
+    const permissions = record.fields.user_permissions
+    if (Array.isArray(permissions) && permissions.length > 0) withPermissions++
     if (user.password.startsWith('!')) {
       result.warnings.push(`'${user.username}' has an unusable password: cannot log in`)
     } else if (identifyHasher(user.password) === null) {
@@ -202,9 +261,27 @@ export function parseDjangoDump(json: unknown): DumpParse {
     const list = [...otherModels].map(([model, count]) => `${model} (${count})`).join(', ')
     result.errors.push(`records of other models left out: ${list}`)
   }
-  if (withGroups > 0) {
+  for (const { user, refs } of memberships) {
+    const names = new Set<string>()
+    for (const ref of refs) {
+      const name = typeof ref === 'string' ? ref : groupsByPk.get(ref)
+      if (name !== undefined && groupNameProblem(name) === null) {
+        names.add(name)
+        continue
+      }
+      const what = typeof ref === 'string' ? `'${ref}' is not a group name` : `pk ${ref} is not`
+      result.warnings.push(
+        typeof ref === 'string'
+          ? `'${user.username}': group ${what}: left out`
+          : `'${user.username}': group ${what} in the file (dump auth.group too): left out`,
+      )
+    }
+    user.groups = [...names].sort()
+  }
+  result.groups = [...groupNames].sort()
+  if (withPermissions > 0) {
     result.warnings.push(
-      `${withGroups} user(s) have groups or permissions; sessiongate has neither, so they are dropped`,
+      `${withPermissions} user(s) have permissions; sessiongate has none, so they are dropped`,
     )
   }
   return result
@@ -214,6 +291,8 @@ export function parseDjangoDump(json: unknown): DumpParse {
 export interface ImportOptions {
   /** Overwrite users whose username already exists (their sessions end). Default false. */
   update?: boolean
+  /** Groups to create besides the users' own: the dump's `auth.group` records. Default none. */
+  groups?: readonly string[]
 }
 
 /** What {@link importUsers} did, by username. */
@@ -276,6 +355,7 @@ function updateStatement(db: D1Database, id: number, user: ImportedUser): D1Prep
 
 function sameAsRow(user: ImportedUser, row: UserRow): boolean {
   return (
+    (user.groups === null || row.groups === JSON.stringify(user.groups)) &&
     row.password === user.password &&
     row.last_login === user.last_login &&
     row.is_superuser === (user.is_superuser ? 1 : 0) &&
@@ -293,12 +373,35 @@ function errorMessage(error: unknown): string {
 }
 
 /**
+ * The statements writing a user's groups, beside the user's own: the groups it names are created
+ * if need be, and an overwritten user leaves the groups the dump no longer gives it. Nothing when
+ * the record said nothing about groups.
+ */
+function groupStatements(
+  groups: GroupRepository,
+  user: ImportedUser,
+  updated: boolean,
+): D1PreparedStatement[] {
+  if (user.groups === null) return []
+  const statements = updated ? [groups.clearStatement(user.username)] : []
+  if (user.groups.length > 0) {
+    statements.push(
+      groups.createStatement(user.groups),
+      groups.addByUsernameStatement(user.username, user.groups),
+    )
+  }
+  return statements
+}
+
+/**
  * Writes parsed users to D1: new usernames are inserted with their Django pk; existing ones are
- * skipped, or with `update` overwritten in place (keeping their D1 id). A pk that already belongs
- * to another username is refused. Writes go in batches of 50; a batch that fails marks its users
- * failed and the next batch still runs. After each batch, `written` is told of every user it wrote
- * (the accounts service ends an overwritten user's sessions there) and returns the sessions it
- * ended. Call it through `Accounts.importUsers`.
+ * skipped, or with `update` overwritten in place (keeping their D1 id), their groups included.
+ * A pk that already belongs to another username is refused. Writes go in batches of 50 users
+ * (each user's statements with it, so a user and its groups are written together or not at all);
+ * a batch that fails marks its users failed and the next batch still runs. After each batch,
+ * `written` is told of every user it wrote (the accounts service ends an overwritten user's
+ * sessions there) and returns the sessions it ended. The dump's groups that no user joins are
+ * created last. Call it through `Accounts.importUsers`.
  */
 export async function importUsers(
   db: D1Database,
@@ -320,13 +423,20 @@ export async function importUsers(
   const byUsername = new Map(existing.map((row) => [row.username, row]))
   const usernameById = new Map(existing.map((row) => [row.id, row.username]))
 
-  const writes: { user: ImportedUser; statement: D1PreparedStatement; updatedId?: number }[] = []
+  const groups = new GroupRepository(db)
+  const writes: { user: ImportedUser; statements: D1PreparedStatement[]; updatedId?: number }[] = []
   for (const user of users) {
     const row = byUsername.get(user.username)
     if (row) {
       if (!options.update) result.skipped.push(user.username)
       else if (sameAsRow(user, row)) result.unchanged.push(user.username)
-      else writes.push({ user, statement: updateStatement(db, row.id, user), updatedId: row.id })
+      else {
+        writes.push({
+          user,
+          statements: [updateStatement(db, row.id, user), ...groupStatements(groups, user, true)],
+          updatedId: row.id,
+        })
+      }
       continue
     }
     const holder = user.id === null ? undefined : usernameById.get(user.id)
@@ -334,13 +444,16 @@ export async function importUsers(
       result.failed.push(`'${user.username}': pk ${user.id} already belongs to '${holder}'`)
       continue
     }
-    writes.push({ user, statement: insertStatement(db, user) })
+    writes.push({
+      user,
+      statements: [insertStatement(db, user), ...groupStatements(groups, user, false)],
+    })
   }
 
   for (let start = 0; start < writes.length; start += BATCH_SIZE) {
     const chunk = writes.slice(start, start + BATCH_SIZE)
     try {
-      await db.batch(chunk.map((write) => write.statement))
+      await db.batch(chunk.flatMap((write) => write.statements))
     } catch (error) {
       const reason = errorMessage(error)
       for (const { user } of chunk) result.failed.push(`'${user.username}': ${reason}`)
@@ -357,6 +470,17 @@ export async function importUsers(
       ;(created ? result.created : result.updated).push(user.username)
       const id = updatedId ?? inserted.get(user.username)
       if (id !== undefined) result.sessionsEnded += await written(user, id, created)
+    }
+  }
+  const joined = new Set(writes.flatMap(({ user }) => user.groups ?? []))
+  const alone = (options.groups ?? []).filter((name) => !joined.has(name))
+  if (alone.length > 0) {
+    try {
+      await groups.createStatement(alone).run()
+    } catch (error) {
+      result.failed.push(
+        `groups ${alone.map((name) => `'${name}'`).join(', ')}: ${errorMessage(error)}`,
+      )
     }
   }
   return result

@@ -14,9 +14,11 @@
  */
 
 import type { SessionIndex, SessionIndexRow } from '../auth/session-index'
+import { ValidationError } from '../errors'
 import type { SessionStore } from '../session'
 import { StorageUnavailable } from '../storage'
 import type { Actor, AuditEvent, EventLog } from './events'
+import { GroupRepository, groupNameProblem } from './groups'
 import type { Hashers } from './hashers'
 import { type ImportedUser, type ImportOptions, type ImportResult, importUsers } from './import'
 import { type NewUser, toSnapshot, type UserRepository, type UserRow } from './users'
@@ -363,6 +365,37 @@ export class Accounts {
     }
     console.error('Ending sessions failed', error instanceof Unfinished ? error.cause : error)
     return new StorageUnavailable()
+  }
+
+  /**
+   * Adds the user to `group` (created on first use, as Django's `Group.objects.get_or_create`)
+   * or takes them out of it. Groups travel in the session snapshot, so live sessions are
+   * rewritten and the gateway's policy sees the change at once. Nothing is written or recorded
+   * when the user is already in (or out of) the group. Throws `ValidationError` for a bad name.
+   */
+  async setGroup(before: UserRow, group: string, member: boolean, actor: Actor): Promise<Applied> {
+    const problem = groupNameProblem(group)
+    if (problem) throw new ValidationError(problem)
+    const current = JSON.parse(before.groups) as string[]
+    if (current.includes(group) === member) return { user: before, ...NOTHING }
+    const groups = new GroupRepository(this.db)
+    const add = [groups.createStatement([group]), groups.addMemberStatement(before.id, [group])]
+    const remove = [groups.removeMemberStatement(before.id, [group])]
+    return this.apply(
+      {
+        before,
+        write: member ? add : remove,
+        // The group itself stays: other users may have joined it meanwhile.
+        undo: member ? remove : add,
+        revocation: 'refresh',
+        event: {
+          type: 'user_changed',
+          user: before,
+          detail: member ? { group_added: group } : { group_removed: group },
+        },
+      },
+      actor,
+    )
   }
 }
 

@@ -3,6 +3,7 @@ import {
   downstreamResponseHeaders,
   headerSafe,
   hopByHopOf,
+  isWebSocketUpgrade,
   originHeaderName,
   setCookieName,
   upstreamRequestHeaders,
@@ -197,5 +198,61 @@ describe('downstreamResponseHeaders', () => {
     const headers = downstreamResponseHeaders(upstream, ['sessionid', 'csrftoken'])
     expect(headers.getSetCookie()).toEqual(['theme=dark; Path=/'])
     expect(headers.get('Content-Type')).toBe('text/plain')
+  })
+})
+
+describe('isWebSocketUpgrade', () => {
+  const upgrade = (method: string, headers: Record<string, string>) =>
+    isWebSocketUpgrade(method, new Headers(headers))
+
+  it('is a GET with Upgrade: websocket, and Connection naming upgrade when it is sent', () => {
+    expect(upgrade('GET', { Upgrade: 'websocket', Connection: 'Upgrade' })).toBe(true)
+    expect(upgrade('GET', { Upgrade: 'WebSocket', Connection: 'keep-alive, upgrade' })).toBe(true)
+    expect(upgrade('GET', { Upgrade: 'websocket' })).toBe(true)
+  })
+
+  it('is not another upgrade, another method, or an Upgrade that Connection leaves out', () => {
+    expect(upgrade('GET', { Upgrade: 'h2c', Connection: 'Upgrade' })).toBe(false)
+    expect(upgrade('POST', { Upgrade: 'websocket', Connection: 'Upgrade' })).toBe(false)
+    expect(upgrade('GET', { Upgrade: 'websocket', Connection: 'keep-alive' })).toBe(false)
+    expect(upgrade('GET', { Connection: 'Upgrade' })).toBe(false)
+  })
+})
+
+describe('WebSocket handshakes through the headers', () => {
+  const info = { clientIp: '192.0.2.1', secure: false, host: 'gw.test', sessionCookieName: 's' }
+  const handshake = new Headers({
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version': '13',
+    'Sec-WebSocket-Extensions': 'permessage-deflate',
+    'Sec-WebSocket-Protocol': 'chat',
+    Cookie: 's=secret; theme=dark',
+  })
+
+  it('keeps Upgrade and the subprotocol for an upgrade, and drops the hop’s own fields', () => {
+    const headers = upstreamRequestHeaders(handshake, { ...info, webSocket: true })
+    expect(headers.get('Upgrade')).toBe('websocket')
+    expect(headers.get('Sec-WebSocket-Protocol')).toBe('chat')
+    expect(headers.get('Sec-WebSocket-Key')).toBeNull()
+    expect(headers.get('Sec-WebSocket-Extensions')).toBeNull()
+    expect(headers.get('Cookie')).toBe('theme=dark')
+  })
+
+  it('drops Upgrade when the request is not passed on as an upgrade', () => {
+    expect(upstreamRequestHeaders(handshake, info).get('Upgrade')).toBeNull()
+  })
+
+  it('drops the origin’s Sec-WebSocket-Accept, which answers another key', () => {
+    const headers = downstreamResponseHeaders(
+      new Headers({
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Accept': 'x',
+        'Sec-WebSocket-Protocol': 'chat',
+      }),
+      [],
+    )
+    expect([...headers.keys()]).toEqual(['sec-websocket-protocol'])
   })
 })

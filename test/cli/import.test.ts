@@ -64,6 +64,24 @@ describe('import', () => {
     }
   })
 
+  it("imports `dumpdata auth.group auth.user`: the groups and each user's memberships", async () => {
+    const path = await dumpFile('groups.json', [
+      { model: 'auth.group', pk: 1, fields: { name: 'editors', permissions: [] } },
+      { model: 'auth.group', pk: 2, fields: { name: 'auditors', permissions: [] } },
+      record(601, 'grpone', { groups: [1] }),
+      record(602, 'grptwo', { groups: [['editors'], ['auditors']] }),
+    ])
+    const result = await suite.user(['import', path])
+    expect(result).toMatchObject({ code: 0, stderr: `Imported ${path}: 2 users created.\n` })
+    const list = JSON.parse((await suite.user(['list', '--json'])).stdout) as {
+      username: string
+      groups: string[]
+    }[]
+    const groupsOf = (name: string) => list.find((user) => user.username === name)?.groups
+    expect(groupsOf('grpone')).toEqual(['editors'])
+    expect(groupsOf('grptwo')).toEqual(['auditors', 'editors'])
+  })
+
   it('imports the good records, reports each bad one, and exits 1', async () => {
     const path = await dumpFile('mixed.json', [
       record(501, 'mixgood'),

@@ -1,6 +1,6 @@
 /**
  * `npm run user -- passwd | deactivate | activate | end-sessions | delete | staff | superuser |
- * list`, black-box, with write-through revocation checked in the local KV and D1 that a running
+ * group | list`, black-box, with write-through revocation checked in the local KV and D1 that a running
  * `npm run dev` would read: the test holds them open through getPlatformProxy meanwhile.
  */
 import { describe, expect, it } from 'vitest'
@@ -130,6 +130,57 @@ describe('staff and superuser', () => {
   })
 })
 
+describe('group', () => {
+  it('adds a user to a group and rewrites live snapshots, signed with SECRET_KEY', async () => {
+    const row = await suite.local.seedUser(suite.name('grp'))
+    const kvKey = await suite.local.addSession(row.id, toSnapshot(row))
+    const result = await suite.user(['group', row.username, 'add', 'ops'], undefined, {
+      SECRET_KEY: TEST_SECRET,
+    })
+    expect(result).toMatchObject({
+      code: 0,
+      stderr:
+        `User '${row.username}' added to group 'ops'; 1 live session updated ` +
+        '(signed with SECRET_KEY from the environment).\n',
+    })
+    expect((await suite.local.store.load(kvKey))?.user?.groups).toEqual(['ops'])
+    expect((await suite.local.users.getById(row.id))?.groups).toBe('["ops"]')
+    const again = await suite.user(['group', row.username, 'add', 'ops'])
+    expect(again).toMatchObject({
+      code: 0,
+      stderr: `User '${row.username}' is already in group 'ops'.\n`,
+    })
+  })
+
+  it('removes a user from a group, ending the sessions when no SECRET_KEY is known', async () => {
+    const row = await suite.local.seedUser(suite.name('ungrp'))
+    expect((await suite.user(['group', row.username, 'add', 'ops'])).code).toBe(0)
+    const kvKey = await suite.local.addSession(row.id)
+    const result = await suite.user(['group', row.username, 'remove', 'ops'])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toMatch(
+      /removed from group 'ops'\. No SECRET_KEY .* 1 session ended\.\n$/,
+    )
+    expect(await suite.local.kv.get(kvKey)).toBeNull()
+    expect((await suite.local.users.getById(row.id))?.groups).toBe('[]')
+    const events = await suite.user(['events', row.username, '--json'])
+    const [latest] = JSON.parse(events.stdout) as { type: string; detail: object }[]
+    expect(latest).toMatchObject({ type: 'user_changed', detail: { group_removed: 'ops' } })
+  })
+
+  it('exits 2 for an action other than add or remove, 1 for a bad group name', async () => {
+    const usage = await suite.user(['group', 'whoever', 'join', 'ops'])
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toMatch(/^Error: expected 'add' or 'remove', not 'join'\n/)
+    const row = await suite.local.seedUser(suite.name('badgrp'))
+    const bad = await suite.user(['group', row.username, 'add', ' ops'])
+    expect(bad).toMatchObject({
+      code: 1,
+      stderr: 'Error: A group name may not start or end with spaces.\n',
+    })
+  })
+})
+
 describe('list', () => {
   it('prints a table on stdout with the live session count of each user', async () => {
     const { id, username } = await suite.local.seedUser(suite.name('listed'), {
@@ -142,9 +193,9 @@ describe('list', () => {
     expect(result.code).toBe(0)
     const lines = result.stdout.trimEnd().split('\n')
     expect(lines[0]).toMatch(
-      /^id +username +email +staff +superuser +active +last_login +sessions$/,
+      /^id +username +email +staff +superuser +active +last_login +sessions +groups$/,
     )
-    expect(lines[1]).toMatch(/^-+( +-+){7}$/)
+    expect(lines[1]).toMatch(/^-+( +-+){8}$/)
     const row = lines.find((line) => line.split(/ +/)[1] === username)
     expect(row?.split(/ +/)).toEqual([
       String(id),
@@ -155,7 +206,22 @@ describe('list', () => {
       'yes',
       '-',
       '2',
+      '-',
     ])
+  })
+
+  it("shows each user's groups, in the table and as JSON", async () => {
+    const { username } = await suite.local.seedUser(suite.name('member'))
+    expect((await suite.user(['group', username, 'add', 'ops'])).code).toBe(0)
+    expect((await suite.user(['group', username, 'add', 'billing'])).code).toBe(0)
+    const table = await suite.user(['list'])
+    const row = table.stdout.split('\n').find((line) => line.split(/ +/)[1] === username)
+    expect(row?.split(/ +/).at(-1)).toBe('billing,ops')
+    const json = JSON.parse((await suite.user(['list', '--json'])).stdout) as {
+      username: string
+      groups: string[]
+    }[]
+    expect(json.find((listed) => listed.username === username)?.groups).toEqual(['billing', 'ops'])
   })
 
   it('prints JSON with --json, never a password hash', async () => {

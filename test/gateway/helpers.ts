@@ -1,11 +1,12 @@
 /**
- * Helpers for the gateway tests: assertion keys, an app in front of the real test origin
- * (test/gateway/origin.ts), and a logged-in client.
+ * Helpers for the gateway tests: assertion keys, an app in front of the real test origins
+ * (test/gateway/origin.ts), a logged-in client, and the way its session signed in.
  */
 import { exportJWK, generateKeyPair } from 'jose'
 import { inject } from 'vitest'
 import type { Env } from '../../src/env'
-import { appFetch, Client, createUser } from '../helpers'
+import { kvKeyFor } from '../../src/session/key'
+import { appFetch, Client, createUser, testStore } from '../helpers'
 
 /** A fresh private EC P-256 JWK with a `kid`, as ASSERTION_KEYS holds them. */
 export async function privateJwk(
@@ -51,4 +52,23 @@ export async function loggedIn(
   const client = new Client(fetcher)
   await client.login(user.username, user.password)
   return { client, user }
+}
+
+/** The second test origin's URL (it answers `X-Origin: second`). */
+export function secondOriginUrl(): string {
+  return inject('secondOriginUrl')
+}
+
+/**
+ * Rewrites how the client's session signed in (its `amr`), as a sign-in with a second factor
+ * would have stored it: the gateway only reads it.
+ */
+export async function setAmr(client: Client, amr: string[]): Promise<void> {
+  const key = client.cookies.get('sessionid')
+  if (!key) throw new Error('the client has no session')
+  const kvKey = await kvKeyFor(key)
+  const store = testStore()
+  const record = await store.load(kvKey)
+  if (!record) throw new Error('the session has no record')
+  await store.save(kvKey, { ...record, amr })
 }

@@ -1,7 +1,8 @@
 /**
  * One path, many spellings: the policy holds for every reading an origin could make of a path
- * (src/gateway/paths.ts), through the real app and the real test origin. Property runs are
- * bounded (200 requests each); a failure prints the seed and path that replay it.
+ * (src/gateway/paths.ts), with PUBLIC_PATHS and STAFF_PATHS and with a route table over two
+ * origins, through the real app and the real test origins. Property runs are bounded (200
+ * requests each); a failure prints the seed and path that replay it.
  */
 import { env } from 'cloudflare:workers'
 import fc from 'fast-check'
@@ -10,7 +11,7 @@ import { loadConfig } from '../../src/config'
 import type { Env } from '../../src/env'
 import { compilePolicy, type Decision } from '../../src/gateway'
 import { Client } from '../helpers'
-import { type Echo, gatewayApp, loggedIn } from './helpers'
+import { type Echo, gatewayApp, loggedIn, secondOriginUrl } from './helpers'
 
 const STAFF_PATHS = '/admin/**,/keys/**'
 const PUBLIC_PATHS = '/static/**'
@@ -97,7 +98,9 @@ function spellings(segments: readonly string[], leading = LEADING): fc.Arbitrary
 }
 
 /** Spellings of the staff paths. */
-const staffSpelling = fc.oneof(spellings(['admin', 'users']), spellings(['keys', 'secret']))
+const adminSpelling = spellings(['admin', 'users'])
+const keysSpelling = spellings(['keys', 'secret'])
+const staffSpelling = fc.oneof(adminSpelling, keysSpelling)
 
 /** Ways to step out of `/static/` with a dot-dot segment. */
 const dotDot = fc.constantFrom(
@@ -181,6 +184,91 @@ describe('the policy over generated spellings (through the app)', () => {
 
   it('never lets an anonymous visitor out of a public prefix (400 or 401)', async () => {
     const { fetcher } = await gatewayApp({ STAFF_PATHS, PUBLIC_PATHS })
+    const client = new Client(fetcher)
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(escapeFromPublic, staffSpelling), async (path) => {
+        const response = await client.get(path, { headers: { Accept: 'application/json' } })
+        await response.body?.cancel()
+        expect([400, 401], path).toContain(response.status)
+      }),
+      { numRuns: 200 },
+    )
+  })
+})
+
+/**
+ * A route table like the one above, with the admin on another origin and groups, the keys for
+ * superusers with a second factor, and every other path for any signed-in user.
+ */
+function routeTable(): string {
+  return JSON.stringify([
+    { path: '/static/**', access: 'public' },
+    { path: '/admin/**', access: 'staff', groups: ['ops'], origin: secondOriginUrl() },
+    { path: '/keys/**', access: 'superuser', mfa: true },
+    { path: '/**' },
+  ])
+}
+
+describe('a route table over generated spellings (pure)', () => {
+  const policy = () => policyOf({ ROUTES: routeTable() })
+
+  it('sends every spelling of the admin to its route and origin, or refuses it', () => {
+    const compiled = policy()
+    fc.assert(
+      fc.property(adminSpelling, (path) => {
+        const decision = compiled.decide(path, 'GET')
+        if (decision.kind === 'unreadable') return
+        expect(decision.kind, path).toBe('route')
+        if (decision.kind !== 'route') return
+        expect(decision.requirement, path).toMatchObject({ staff: true, groups: [['ops']] })
+        expect(decision.origin?.origin, path).toBe(secondOriginUrl())
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('needs a superuser with a second factor on every spelling of the keys, or refuses it', () => {
+    const compiled = policy()
+    fc.assert(
+      fc.property(keysSpelling, (path) => {
+        const decision = compiled.decide(path, 'GET')
+        if (decision.kind === 'unreadable') return
+        expect(decision.kind, path).toBe('route')
+        if (decision.kind !== 'route') return
+        expect(decision.requirement, path).toMatchObject({ superuser: true, mfa: true })
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('never reads a way out of a public prefix as public', () => {
+    const compiled = policy()
+    fc.assert(
+      fc.property(escapeFromPublic, (path) => {
+        const decision = compiled.decide(path, 'GET')
+        expect(decision.kind !== 'route' || decision.requirement.login, path).toBe(true)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
+
+describe('a route table over generated spellings (through the app)', () => {
+  it('never lets a user without the flags reach an origin on a protected spelling (400 or 403)', async () => {
+    const { fetcher } = await gatewayApp({ ROUTES: routeTable() })
+    const { client } = await loggedIn(fetcher)
+    await fc.assert(
+      fc.asyncProperty(staffSpelling, async (path) => {
+        const response = await client.get(path)
+        await response.body?.cancel()
+        expect([400, 403], path).toContain(response.status)
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('never lets an anonymous visitor out of a public prefix (400 or 401)', async () => {
+    const { fetcher } = await gatewayApp({ ROUTES: routeTable() })
     const client = new Client(fetcher)
     await fc.assert(
       fc.asyncProperty(fc.oneof(escapeFromPublic, staffSpelling), async (path) => {

@@ -97,6 +97,25 @@ describe('WebSocket upgrades', () => {
     expect(handshake.headers['x-auth-user-id']).toBeUndefined()
   })
 
+  it('takes an `Upgrade: websocket` sent without a Connection header as an upgrade', async () => {
+    const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/live/**' })
+    const response = await new Client(fetcher).get('/live/feed', {
+      headers: { Upgrade: 'websocket' },
+    })
+    expect(response.status).toBe(101)
+    ;(await open(response)).socket.close(1000)
+  })
+
+  it('answers 404 to an upgrade no route takes, and 403 to one needing a second factor', async () => {
+    const routes = [{ path: '/ws/**', mfa: true }]
+    const { fetcher } = await gatewayApp({ ROUTES: JSON.stringify(routes) })
+    const { client } = await loggedIn(fetcher)
+    expect((await client.get('/other', { headers: UPGRADE })).status).toBe(404)
+    const refused = await client.get('/ws/x', { headers: UPGRADE })
+    expect(refused.status).toBe(403)
+    expect(refused.webSocket).toBeNull()
+  })
+
   it('passes on a subprotocol the origin chooses', async () => {
     const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/live/**' })
     const response = await new Client(fetcher).get('/live/feed', {
