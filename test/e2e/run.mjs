@@ -13,6 +13,7 @@ import { configTest } from './config.mjs'
 import { djangoTest, djangoUnitTests } from './django.mjs'
 import { runTest } from './lib.mjs'
 import { nginxTest } from './nginx.mjs'
+import { websocketTest } from './websocket.mjs'
 
 const TESTS = {
   browser: browserTest,
@@ -22,6 +23,7 @@ const TESTS = {
   caddy: caddyTest,
   'django-unit': djangoUnitTests,
   django: djangoTest,
+  websocket: websocketTest,
 }
 
 const wanted = process.argv.slice(2)

@@ -241,7 +241,7 @@ describe('a route table over generated spellings (pure)', () => {
     )
   })
 
-  it('never reads a way out of a public prefix as public', () => {
+  it('never reads a way out of the table’s public prefix as public', () => {
     const compiled = policy()
     fc.assert(
       fc.property(escapeFromPublic, (path) => {
@@ -267,7 +267,7 @@ describe('a route table over generated spellings (through the app)', () => {
     )
   })
 
-  it('never lets an anonymous visitor out of a public prefix (400 or 401)', async () => {
+  it('never lets an anonymous visitor out of the table’s public prefix (400 or 401)', async () => {
     const { fetcher } = await gatewayApp({ ROUTES: routeTable() })
     const client = new Client(fetcher)
     await fc.assert(

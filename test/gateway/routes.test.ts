@@ -253,7 +253,7 @@ describe('ROUTES and /auth/verify', () => {
 })
 
 describe('ROUTES at start-up', () => {
-  it('answers every request with a 500 naming ROUTES beside PUBLIC_PATHS', () => {
+  it('refuses ROUTES beside PUBLIC_PATHS at start-up, naming ROUTES', () => {
     const bindings = { ...env, ROUTES: '[{"path": "/**"}]', PUBLIC_PATHS: '/x' } as Env
     expect(() => createApp(loadConfig(bindings), { hashers })).toThrow(
       'Improperly configured: ROUTES cannot be set together with PUBLIC_PATHS: put those paths in the route table.',
