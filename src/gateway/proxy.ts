@@ -15,6 +15,11 @@ export interface ProxyOptions {
   reservedCookies: readonly string[]
 }
 
+/** Whether workerd marks a failed subrequest as safe to retry (a connection lost before any answer). */
+function isRetryable(error: unknown): boolean {
+  return (error as { retryable?: unknown } | null)?.retryable === true
+}
+
 /** Statuses that carry no body (RFC 9110 §15); a Response with one of them must have none. */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
 
@@ -46,15 +51,21 @@ export async function forward(
     timedOut = true
     controller.abort()
   }, options.timeoutMs)
+  const init: RequestInit = {
+    method: request.method,
+    headers,
+    body: hasBody ? request.body : null,
+    // A redirect is the origin's answer to the client, not an instruction to the gateway.
+    redirect: 'manual',
+    signal: controller.signal,
+  }
   let upstream: Response
   try {
-    upstream = await fetch(target, {
-      method: request.method,
-      headers,
-      body: hasBody ? request.body : null,
-      // A redirect is the origin's answer to the client, not an instruction to the gateway.
-      redirect: 'manual',
-      signal: controller.signal,
+    upstream = await fetch(target, init).catch((error) => {
+      // An origin may close an idle kept-alive connection just as it is reused (gunicorn's
+      // keep-alive is 2 s); a request without a body can be sent again, once (RFC 9112 §9.3.1).
+      if (hasBody || timedOut || !isRetryable(error)) throw error
+      return fetch(target, init)
     })
   } catch (error) {
     if (timedOut) throw new GatewayTimeout()

@@ -8,7 +8,8 @@
  * Routes: `/slow?ms=N` waits before answering; `/redirect` answers 302; `/set-cookies` plants
  * cookies; `/hop` answers with hop-by-hop headers; `/stream` sends its body in timed chunks;
  * `/gzip` answers a gzip-encoded body; `/cors` answers with its own CORS headers;
- * `/status/N` answers N; anything else echoes the request as JSON (`method`, `url`, `headers`,
+ * `/status/N` answers N; `/hangup?key=K` drops the connection unanswered the first time it
+ * sees K, as an origin closing an idle kept-alive connection does; anything else echoes the request as JSON (`method`, `url`, `headers`,
  * `bodyBytes`, `body`, `origin`). A WebSocket upgrade on any path but `/status/N` (which refuses
  * it with N) is accepted: the first message is the handshake as JSON (`origin`, `url`,
  * `headers`), then every message is sent back.
@@ -36,6 +37,9 @@ async function readAll(request: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/** The `/hangup` keys already dropped once. */
+const hungUp = new Set<string>()
+
 async function handle(
   name: string,
   request: IncomingMessage,
@@ -49,6 +53,11 @@ async function handle(
       'X-Origin': name,
     })
     response.end('cors')
+    return
+  }
+  if (url.pathname === '/hangup' && !hungUp.has(url.search)) {
+    hungUp.add(url.search)
+    request.socket.destroy()
     return
   }
   if (url.pathname === '/slow') {

@@ -479,6 +479,15 @@ describe('origin failures', () => {
     expect(await detail(response)).toBe('Bad gateway.')
   })
 
+  it('sends a request without a body again when the origin drops the connection unanswered', async () => {
+    const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/**' })
+    const client = new Client(fetcher)
+    expect((await echo(await client.get('/hangup?key=get'))).method).toBe('GET')
+    // A body may already be gone, and a POST may have had its effect: never sent twice.
+    const post = await client.post('/hangup?key=post', { json: { n: 1 } })
+    expect(post.status).toBe(502)
+  })
+
   it('answers 504 when the origin is slower than ORIGIN_TIMEOUT_MS to answer', async () => {
     const { fetcher } = await gatewayApp({ PUBLIC_PATHS: '/**', ORIGIN_TIMEOUT_MS: '100' })
     // The origin answers after 5 s, the timeout is 0.1 s: a 504 shows the gateway did not wait.
