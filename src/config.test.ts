@@ -287,3 +287,52 @@ describe('MFA_PATHS and CORS_ALLOWED_ORIGINS', () => {
     )
   })
 })
+
+describe('second-factor settings', () => {
+  it('default to the request for the RP, no other origins, and 10 wrong answers', () => {
+    const config = loadConfig(base)
+    expect(config.webauthnRpId).toBeNull()
+    expect(config.webauthnOrigins).toEqual([])
+    expect(config.mfaFailureLimit).toBe(10)
+  })
+
+  it('read WEBAUTHN_RP_ID, WEBAUTHN_ORIGINS and MFA_FAILURE_LIMIT', () => {
+    const config = loadConfig({
+      ...base,
+      WEBAUTHN_RP_ID: 'Example.COM',
+      WEBAUTHN_ORIGINS: 'https://app.example.com, https://Admin.example.com:8443/',
+      MFA_FAILURE_LIMIT: '3',
+    })
+    expect(config.webauthnRpId).toBe('example.com')
+    expect(config.webauthnOrigins).toEqual([
+      'https://app.example.com',
+      'https://admin.example.com:8443',
+    ])
+    expect(config.mfaFailureLimit).toBe(3)
+  })
+
+  it('refuse an RP ID that is not a domain name, IP addresses included', () => {
+    for (const bad of [
+      'https://example.com',
+      'example.com:443',
+      '127.0.0.1',
+      'ex ample.com',
+      'a..b',
+    ]) {
+      expect(problem({ WEBAUTHN_RP_ID: bad }), bad).toMatch(
+        /^Improperly configured: WEBAUTHN_RP_ID /,
+      )
+    }
+  })
+
+  it('refuse origins with a path or another scheme, and a limit under 1', () => {
+    for (const bad of ['app.example.com', 'https://example.com/login', 'ftp://example.com']) {
+      expect(problem({ WEBAUTHN_ORIGINS: bad }), bad).toMatch(
+        /^Improperly configured: WEBAUTHN_ORIGINS /,
+      )
+    }
+    expect(problem({ MFA_FAILURE_LIMIT: '0' })).toMatch(
+      /^Improperly configured: MFA_FAILURE_LIMIT /,
+    )
+  })
+})

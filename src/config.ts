@@ -193,6 +193,25 @@ export const SETTINGS = [
     default: null,
     meaning: 'origins (scheme://host[:port]) whose pages may call the gateway with credentials',
   },
+  // Multi-factor authentication: TOTP, recovery codes and passkeys.
+  {
+    name: 'WEBAUTHN_RP_ID',
+    kind: 'setting',
+    default: null,
+    meaning: "the passkeys' relying party ID (a domain); none: the request's host name",
+  },
+  {
+    name: 'WEBAUTHN_ORIGINS',
+    kind: 'setting',
+    default: null,
+    meaning: "origins accepted in passkey ceremonies besides the request's own",
+  },
+  {
+    name: 'MFA_FAILURE_LIMIT',
+    kind: 'setting',
+    default: '10',
+    meaning: 'wrong second-factor answers per user in a failed-login window, from anywhere',
+  },
 ] as const satisfies readonly Setting[]
 
 /** Who may take a route: anyone, a signed-in user, or one with `is_staff` or `is_superuser`. */
@@ -298,6 +317,12 @@ export interface Config {
   mfaPaths: string[]
   /** CORS_ALLOWED_ORIGINS, as `scheme://host[:port]`, lower-cased. */
   corsAllowedOrigins: string[]
+  /** WEBAUTHN_RP_ID, lower-cased; null: the request's host name. */
+  webauthnRpId: string | null
+  /** WEBAUTHN_ORIGINS, lower-cased, without a trailing `/`. */
+  webauthnOrigins: string[]
+  /** MFA_FAILURE_LIMIT. */
+  mfaFailureLimit: number
 }
 
 /** Django's own check (security.W009): 50+ characters, 5+ distinct, not a generated dev key. */
@@ -685,6 +710,36 @@ function corsAllowedOrigins(env: Env): string[] {
   })
 }
 
+/** A registrable domain name (no scheme, port or path), as WebAuthn takes an RP ID. */
+const RP_ID =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/
+
+function webauthnRpId(env: Env): string | null {
+  const value = text(env, 'WEBAUTHN_RP_ID')?.toLowerCase() ?? null
+  // Browsers refuse IP addresses as RP IDs.
+  if (value !== null && (!RP_ID.test(value) || /^[\d.]+$/.test(value))) {
+    throw new ImproperlyConfigured(
+      'WEBAUTHN_RP_ID',
+      `must be a domain name such as example.com, not "${value}".`,
+    )
+  }
+  return value
+}
+
+function webauthnOrigins(env: Env): string[] {
+  const origins = list(env, 'WEBAUTHN_ORIGINS')
+  for (const origin of origins) {
+    const url = parseUrl(origin)
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/' || url.search) {
+      throw new ImproperlyConfigured(
+        'WEBAUTHN_ORIGINS',
+        `entries must be scheme://host[:port], not "${origin}".`,
+      )
+    }
+  }
+  return origins.map((origin) => origin.toLowerCase().replace(/\/$/, ''))
+}
+
 /**
  * Reads and validates every setting. Throws `ImproperlyConfigured` naming the first bad one.
  * Call once per isolate (the Worker caches the result with the app).
@@ -737,5 +792,8 @@ export function loadConfig(env: Env): Config {
     ),
     mfaPaths,
     corsAllowedOrigins: corsAllowedOrigins(env),
+    webauthnRpId: webauthnRpId(env),
+    webauthnOrigins: webauthnOrigins(env),
+    mfaFailureLimit: integer(env, 'MFA_FAILURE_LIMIT', 1),
   }
 }

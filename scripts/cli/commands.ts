@@ -10,6 +10,7 @@ import { MAX_PASSWORD_LENGTH, makePassword } from '../../src/accounts/passwords'
 import { toSnapshot, type UserRow, usernameProblem } from '../../src/accounts/users'
 import { validatePassword } from '../../src/accounts/validators'
 import { ApiError } from '../../src/errors'
+import { resetFactors } from '../../src/mfa/service'
 import { recordSigner } from '../../src/session'
 import { LoginThrottle } from '../../src/throttle'
 import type { CliBindings } from './bindings'
@@ -545,4 +546,25 @@ export async function importDump(
   if (notImported > 0) lines.push(`${notImported} not imported (see above)`)
   context.say(`${lines.join(', ')}.`)
   if (notImported > 0) throw new CliError('Some records were not imported.')
+}
+
+/**
+ * `mfa-reset`: removes every second factor of a user who lost them (authenticator app, recovery
+ * codes, passkeys) and ends all of the user's sessions; the password alone signs in again.
+ */
+export async function mfaReset(context: CommandContext, username: string): Promise<void> {
+  const user = await context.user(username)
+  const removed = await context.change(
+    `Resetting the second factors of '${user.username}'`,
+    (accounts) => resetFactors(accounts, user, CLI_ACTOR),
+  )
+  const factors = [
+    ...(removed.totp ? ['the authenticator app'] : []),
+    ...(removed.passkeys > 0 ? [plural(removed.passkeys, 'passkey')] : []),
+    ...(removed.recovery_codes > 0 ? [plural(removed.recovery_codes, 'recovery code')] : []),
+  ]
+  const what = factors.length > 0 ? `removed ${factors.join(', ')}` : 'no factor to remove'
+  context.say(
+    `Second factors of '${user.username}' reset (${what}); ${plural(removed.sessions, 'session')} ended.`,
+  )
 }

@@ -204,6 +204,16 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     run: (context, [username]) => commands.unlock(context, username as string),
   },
+  'mfa-reset': {
+    usage: '<username>',
+    summary: 'remove every second factor of a user who lost them; ends all their sessions',
+    details:
+      'Removes the authenticator app (TOTP), the recovery codes and the passkeys: the password\n' +
+      'alone signs in again, and the user can set up new factors.',
+    positionals: ['username'],
+    options: {},
+    run: (context, [username]) => commands.mfaReset(context, username as string),
+  },
   events: {
     usage: '[<username>] [--limit N] [--json]',
     summary: 'show the audit log, newest first (all users, or one)',

@@ -1,7 +1,8 @@
 /**
  * The sign-in pipeline: the one way into a session, whatever the first factor. A sign-in is
  *
- *   a first factor (today a password) → checks (active, throttle) → `login()` → the event,
+ *   a first factor (a password, a passkey) → checks (active, throttle) → a second factor when the
+ *   user has one (a pending step in the session, second-factor.ts) → `login()` → the event,
  *
  * in one function that takes no Hono context: the JSON API and the HTML sign-in page only adapt
  * HTTP to it, and whatever they say about a failure comes from the error it throws.
@@ -11,9 +12,23 @@ import { checkPassword, makePassword } from '../accounts/passwords'
 import type { UserRow } from '../accounts/users'
 import { validatePassword } from '../accounts/validators'
 import { ApiError, NOT_AUTHENTICATED, ValidationError } from '../errors'
+import {
+  type FactorCounts,
+  MfaRepository,
+  type SecondFactorMethod,
+  secondFactorMethods,
+} from '../mfa/repository'
 import type { Session } from '../session'
 import type { BatchedCheck, LoginThrottle } from '../throttle'
 import { authenticate, decoyPick, INVALID_CREDENTIALS, login, updateSessionAuthHash } from './login'
+import {
+  awaitSecondFactor,
+  type CodeFactor,
+  dropPendingStep,
+  type PasskeyFactor,
+  signInWithCode,
+  signInWithPasskey,
+} from './second-factor'
 
 /** A password typed on the sign-in form or sent to the API. */
 export interface PasswordFactor {
@@ -23,7 +38,15 @@ export interface PasswordFactor {
 }
 
 /** What proves who the user is. */
-export type FirstFactor = PasswordFactor
+export type FirstFactor = PasswordFactor | PasskeyFactor
+
+/** A first factor, or the code of the second step. */
+export type Factor = FirstFactor | CodeFactor
+
+/** How a sign-in ended: signed in, or waiting for a second factor by one of `methods`. */
+export type SignInResult =
+  | { status: 'signed-in'; user: UserRow }
+  | { status: 'second-factor'; methods: SecondFactorMethod[] }
 
 /** Everything a sign-in works with, from the request. */
 export interface SignInContext {
@@ -41,12 +64,22 @@ export interface SignInContext {
 }
 
 /**
- * Signs the client in, or throws: 400 `Unable to log in with provided credentials.` for an
- * unknown user, a wrong password and an inactive user alike, 429 when throttled. On success the
- * session holds the user (key cycled) and the user is returned as now stored.
+ * Signs the client in, or throws: for a password, 400 `Unable to log in with provided
+ * credentials.` for an unknown user, a wrong password and an inactive user alike, 429 when
+ * throttled (second-factor.ts for codes and passkeys). On success the session holds the user (key
+ * cycled) and the user is returned as now stored; a user with a second factor is not signed in by
+ * a password alone: the session keeps a pending step, and the methods that complete it are
+ * returned.
  */
-export async function signIn(context: SignInContext, factor: FirstFactor): Promise<UserRow> {
-  return signInWithPassword(context, factor)
+export async function signIn(context: SignInContext, factor: Factor): Promise<SignInResult> {
+  switch (factor.kind) {
+    case 'password':
+      return signInWithPassword(context, factor)
+    case 'code':
+      return signInWithCode(context, factor)
+    case 'passkey':
+      return signInWithPasskey(context, factor)
+  }
 }
 
 /** How a first factor proved the user, for `completeSignIn`. */
@@ -59,19 +92,32 @@ export interface Proof {
   method: string
   /** Statements the login's own batch must pass (the throttle's success check). */
   guard?: BatchedCheck
+  /** The user's second factors, when the first factor's own queries read them. */
+  factors?: FactorCounts
 }
 
 /**
  * The steps every sign-in shares once a first factor has named the user: the checks (the user is
- * active), then `login()` (key cycled, snapshot and `amr` stored, index row), then the event.
- * Every first factor ends here, so none can skip a check.
+ * active), then, unless the proof already holds two factors (`mfa`), the second step for a user
+ * who has a second factor, then `login()` (key cycled, snapshot and `amr` stored, index row),
+ * then the event. Every factor ends here, so none can skip a check.
  */
 export async function completeSignIn(
-  { accounts, session, actor, defer }: SignInContext,
+  context: SignInContext,
   user: UserRow,
   proof: Proof,
-): Promise<UserRow> {
+): Promise<SignInResult> {
+  const { accounts, session, actor, defer } = context
   if (user.is_active !== 1) throw new ValidationError(INVALID_CREDENTIALS)
+  if (!proof.amr.includes('mfa')) {
+    const counts = proof.factors ?? (await new MfaRepository(accounts.db).counts(user.id))
+    const methods = secondFactorMethods(counts)
+    if (methods.length > 0) {
+      await awaitSecondFactor(context, user, proof, methods)
+      return { status: 'second-factor', methods }
+    }
+  }
+  dropPendingStep(session)
   const loggedIn = await login(accounts, session, user, {
     userAgent: actor.userAgent,
     amr: proof.amr,
@@ -88,13 +134,13 @@ export async function completeSignIn(
       { ...actor, session: session.id },
     ),
   )
-  return loggedIn
+  return { status: 'signed-in', user: loggedIn }
 }
 
 async function signInWithPassword(
   context: SignInContext,
   factor: PasswordFactor,
-): Promise<UserRow> {
+): Promise<SignInResult> {
   const { accounts, throttle, actor } = context
   // Django's AuthenticationForm normalizes the username (NFKC), as usernames are stored.
   const username = factor.username.normalize('NFKC')
@@ -102,10 +148,11 @@ async function signInWithPassword(
   // Two D1 round trips in all: the throttle's check with the user (and the decoy hash for an
   // unknown username), then, after the hash, the throttle's last word with the login's writes.
   // D1 may be far from this location.
-  const [locked, found, decoy] = await accounts.db.batch([
+  const [locked, found, decoy, factors] = await accounts.db.batch([
     attempt.checkStatement(),
     accounts.users.byUsernameStatement(username),
     accounts.users.decoyHashStatement(await decoyPick(username, accounts.secrets[0] as string)),
+    new MfaRepository(accounts.db).countsByUsernameStatement(username),
   ])
   const candidate = (found?.results[0] as UserRow | undefined) ?? null
   const named = candidate && { id: candidate.id, username: candidate.username }
@@ -131,6 +178,7 @@ async function signInWithPassword(
       amr: ['pwd'],
       method: 'password',
       guard: attempt.successCheck(),
+      factors: factors?.results[0] as FactorCounts | undefined,
     })
   } catch (error) {
     if (error instanceof ApiError && error.status === 429) {

@@ -7,29 +7,37 @@ import { toSnapshot } from '../accounts/users'
 import { actorOf } from '../auth'
 import { LAST_SEEN_INTERVAL_MS } from '../auth/last-seen'
 import { logout } from '../auth/login'
-import { changePassword, type FirstFactor, signIn } from '../auth/sign-in'
+import { changePassword, type Factor, signIn } from '../auth/sign-in'
 import type { Config } from '../config'
 import type { AppEnv } from '../context'
 import { NOT_AUTHENTICATED, NotFound } from '../errors'
 import type { Gateway } from '../gateway'
+import type { SecondFactorMethod } from '../mfa/repository'
 import type { UserSnapshot } from '../session'
 import { LoginThrottle } from '../throttle'
 import { inBackground } from '../utils/background'
 import { isObject } from '../utils/json'
 import { fieldError, readObject, requiredString } from './body'
 import { route } from './methods'
+import { mfaRoutes } from './mfa'
 import { safeRedirect } from './redirect'
 import { formLogin, formNext, signInPage } from './sign-in'
 
 /** The throttle for this request, from the settings. */
-function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
+export function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
   return new LoginThrottle(c.env.DB, {
     pairLimit: config.loginFailureLimit,
     ipLimit: config.loginFailureIpLimit,
     windowSeconds: config.loginFailureWindow,
+    secondFactorLimit: config.mfaFailureLimit,
     now: c.var.accounts.now,
   })
 }
+
+/** What a sign-in answers: the user, or which second factors may complete it. */
+export type SignInResponse =
+  | { user: UserSnapshot }
+  | { mfa_required: true; methods: SecondFactorMethod[] }
 
 /**
  * Runs the sign-in pipeline for this request, then what a signed-in response needs: a new CSRF
@@ -38,9 +46,9 @@ function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
 export async function signInRequest(
   c: Context<AppEnv>,
   config: Config,
-  factor: FirstFactor,
-): Promise<UserSnapshot> {
-  const user = await signIn(
+  factor: Factor,
+): Promise<SignInResponse> {
+  const result = await signIn(
     {
       accounts: c.var.accounts,
       session: c.var.session,
@@ -50,10 +58,15 @@ export async function signInRequest(
     },
     factor,
   )
+  if (result.status === 'second-factor') {
+    // A different user's session was flushed for the pending step.
+    if (c.var.session.user === null) c.set('user', null)
+    return { mfa_required: true, methods: result.methods }
+  }
   c.var.csrf.rotate()
-  const snapshot = toSnapshot(user)
+  const snapshot = toSnapshot(result.user)
   c.set('user', snapshot)
-  return snapshot
+  return { user: snapshot }
 }
 
 /** Most events one page of `GET /auth/events` holds. */
@@ -103,9 +116,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       const body = await readObject(c)
       const username = requiredString(body, 'username')
       const password = requiredString(body, 'password')
-      return c.json({
-        user: await signInRequest(c, config, { kind: 'password', username, password }),
-      })
+      return c.json(await signInRequest(c, config, { kind: 'password', username, password }))
     },
   })
 
@@ -225,6 +236,8 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
       })
     },
   })
+
+  app.route('/', mfaRoutes(config))
 
   app.all('*', () => {
     throw new NotFound()

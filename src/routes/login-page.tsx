@@ -1,9 +1,11 @@
 /**
- * The HTML sign-in page (`GET /auth/login`), rendered on the server with Hono's JSX: no client
- * script at all. JSX escapes every value it prints, so `next`, the username and error texts can
- * never inject markup.
+ * The HTML sign-in page (`GET /auth/login`) and its second step, rendered on the server with
+ * Hono's JSX. JSX escapes every value it prints, so `next`, the username and error texts can
+ * never inject markup. The only script is the passkey button's, served by the Worker
+ * (`/auth/sign-in.js`): the pages allow no inline script, and work without it.
  */
 import { raw } from 'hono/html'
+import type { SecondFactorMethod } from '../mfa/repository'
 import type { UserSnapshot } from '../session'
 
 /** Security headers for every HTML page: no framing (clickjacking), no scripts, same-origin posts. */
@@ -15,6 +17,20 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'same-origin',
   'X-Content-Type-Options': 'nosniff',
 }
+
+/**
+ * The sign-in pages' headers: PAGE_HEADERS, and their own script (`/auth/sign-in.js`, from this
+ * origin) may run and call this origin's passkey endpoints. Still no inline script.
+ */
+export const SIGN_IN_PAGE_HEADERS: Record<string, string> = {
+  ...PAGE_HEADERS,
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; " +
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+/** Where the sign-in pages' script is served. */
+export const SIGN_IN_SCRIPT_PATH = '/auth/sign-in.js'
 
 const CSS = `
 :root { color-scheme: light dark; --fg: #1c2024; --muted: #5b6470; --bg: #f4f5f7; --card: #fff;
@@ -42,11 +58,13 @@ input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid 
 a { color: var(--accent); }
 .error { background: var(--error-bg); color: var(--error); border-radius: 8px; padding: 0.6rem 0.75rem; }
 .muted { color: var(--muted); font-size: 0.875rem; }
+.secondary { background: transparent; color: var(--accent); border: 1px solid var(--line);
+  margin-top: 0.75rem; }
 `
 
 const ERROR_ID = 'login-error'
 
-function Layout(props: { title: string; children: unknown }) {
+function Layout(props: { title: string; children: unknown; script?: boolean }) {
   return (
     <>
       {raw('<!doctype html>')}
@@ -57,6 +75,7 @@ function Layout(props: { title: string; children: unknown }) {
           <meta name="robots" content="noindex" />
           <title>{props.title}</title>
           <style>{raw(CSS)}</style>
+          {props.script && <script src={SIGN_IN_SCRIPT_PATH} defer />}
         </head>
         <body>
           <main>{props.children}</main>
@@ -71,10 +90,28 @@ export interface SignInProps {
   csrfToken: string
   /** Where to go after signing in; sent back as it came, checked again on POST. */
   next: string
+  /** `next` if it is safe, else `/`: where the passkey script goes. */
+  safeNext: string
   /** The username typed before a failed attempt. */
   username?: string
   /** Why the last attempt failed (credentials, throttling), shown as an alert. */
   error?: string
+}
+
+/**
+ * The passkey button: hidden until the page's script finds WebAuthn in the browser, and its
+ * alert. `next` is the safe destination the script goes to once signed in.
+ */
+function PasskeyButton(props: { label: string; next: string }) {
+  return (
+    <>
+      {/* The script gives it role="alert" when it has something to say. */}
+      <p id="passkey-error" class="error" hidden />
+      <button id="passkey" type="button" class="secondary" data-next={props.next} hidden>
+        {props.label}
+      </button>
+    </>
+  )
 }
 
 /** The sign-in form. */
@@ -82,7 +119,7 @@ export function SignInPage(props: SignInProps) {
   const invalid = props.error !== undefined
   const describedBy = invalid ? ERROR_ID : undefined
   return (
-    <Layout title="Sign in">
+    <Layout title="Sign in" script>
       <h1>Sign in</h1>
       {invalid && (
         <p id={ERROR_ID} class="error" role="alert">
@@ -118,6 +155,79 @@ export function SignInPage(props: SignInProps) {
           aria-describedby={describedBy}
         />
         <button type="submit">Sign in</button>
+      </form>
+      <PasskeyButton label="Sign in with a passkey" next={props.safeNext} />
+    </Layout>
+  )
+}
+
+export interface SecondStepProps {
+  /** The masked CSRF token for the forms. */
+  csrfToken: string
+  /** Where to go after signing in, as it came. */
+  next: string
+  /** `next` if it is safe, else `/`: where the passkey script goes. */
+  safeNext: string
+  /** The second factors that can complete the sign-in. */
+  methods: readonly SecondFactorMethod[]
+  /** Why the last answer failed, shown as an alert. */
+  error?: string
+}
+
+const CODE_ERROR_ID = 'code-error'
+
+/**
+ * The second step: a code from the authenticator app or a recovery code, a passkey button when
+ * the user has passkeys, and a way to start again (sign out of the pending step).
+ */
+export function SecondStepPage(props: SecondStepProps) {
+  const invalid = props.error !== undefined
+  const codes = props.methods.includes('totp') || props.methods.includes('recovery_code')
+  const label = props.methods.includes('totp')
+    ? 'Code from your authenticator app, or a recovery code'
+    : 'Recovery code'
+  return (
+    <Layout title="Two-step verification" script>
+      <h1>Two-step verification</h1>
+      {invalid && (
+        <p id={CODE_ERROR_ID} class="error" role="alert">
+          {props.error}
+        </p>
+      )}
+      {codes && (
+        <form method="post" action="/auth/login/mfa">
+          <input type="hidden" name="csrfmiddlewaretoken" value={props.csrfToken} />
+          <input type="hidden" name="next" value={props.next} />
+          <label for="code">{label}</label>
+          <input
+            id="code"
+            name="code"
+            type="text"
+            autocomplete="one-time-code"
+            autocapitalize="none"
+            spellcheck={false}
+            maxlength={64}
+            required
+            autofocus
+            aria-invalid={invalid ? 'true' : undefined}
+            aria-describedby={invalid ? CODE_ERROR_ID : undefined}
+          />
+          <button type="submit">Verify</button>
+        </form>
+      )}
+      {props.methods.includes('passkey') && (
+        <PasskeyButton label="Use a passkey" next={props.safeNext} />
+      )}
+      <form method="post" action="/auth/logout">
+        <input type="hidden" name="csrfmiddlewaretoken" value={props.csrfToken} />
+        <input
+          type="hidden"
+          name="next"
+          value={`/auth/login?next=${encodeURIComponent(props.safeNext)}`}
+        />
+        <button type="submit" class="secondary">
+          Start again
+        </button>
       </form>
     </Layout>
   )

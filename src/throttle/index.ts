@@ -31,6 +31,8 @@ export interface ThrottleOptions {
   ipLimit?: number
   /** Window length in seconds (LOGIN_FAILURE_WINDOW). Default 900 (15 minutes). */
   windowSeconds?: number
+  /** Failed second-factor codes per user in a window, from anywhere (MFA_FAILURE_LIMIT). Default 10. */
+  secondFactorLimit?: number
   /** The clock (ms). Default `Date.now`. */
   now?: () => number
 }
@@ -54,6 +56,7 @@ interface Limits {
   pair: number
   ip: number
   windowMs: number
+  secondFactor: number
 }
 
 /** Counts failed logins and refuses attempts over the limits with a 429. */
@@ -69,6 +72,7 @@ export class LoginThrottle {
       pair: options.pairLimit ?? 5,
       ip: options.ipLimit ?? 100,
       windowMs: (options.windowSeconds ?? 900) * 1000,
+      secondFactor: options.secondFactorLimit ?? 10,
     }
     this.#now = options.now ?? Date.now
   }
@@ -98,6 +102,18 @@ export class LoginThrottle {
   async attempt(ip: string, username: string): Promise<LoginAttempt> {
     const [pair, address] = await bucketsFor(ip, username)
     return new LoginAttempt(this.db, this.#limits, this.#now, pair, address)
+  }
+
+  /**
+   * One second-factor attempt (a code or a passkey after the right password) from `ip` for
+   * `username`. Its first bucket is the user's own, from any network: whoever holds the password
+   * may come from many addresses, and each guess at a 6-digit code must count against the one
+   * account. `unlock(username)` clears it with the user's other buckets.
+   */
+  async secondFactor(ip: string, username: string): Promise<LoginAttempt> {
+    const [, address] = await bucketsFor(ip, username)
+    const limits = { ...this.#limits, pair: this.#limits.secondFactor }
+    return new LoginAttempt(this.db, limits, this.#now, `${await userPrefix(username)}mfa`, address)
   }
 }
 

@@ -13,6 +13,7 @@ import { configTest } from './config.mjs'
 import { djangoTest, djangoUnitTests } from './django.mjs'
 import { runTest } from './lib.mjs'
 import { nginxTest } from './nginx.mjs'
+import { passkeysTest } from './passkeys.mjs'
 import { websocketTest } from './websocket.mjs'
 
 const TESTS = {
@@ -24,6 +25,7 @@ const TESTS = {
   'django-unit': djangoUnitTests,
   django: djangoTest,
   websocket: websocketTest,
+  passkeys: passkeysTest,
 }
 
 const wanted = process.argv.slice(2)

@@ -58,7 +58,9 @@ describe('GET /auth/login', () => {
     expect(hidden(html, 'csrfmiddlewaretoken')).toMatch(/^[a-zA-Z0-9]{64}$/)
     expect(hidden(html, 'next')).toBe('/reports?y=1')
     expect(html).not.toContain('role="alert"')
-    expect(html).not.toContain('<script')
+    // One script, the Worker's own file: nothing inline.
+    expect(html.match(/<script[^>]*>/g)).toEqual(['<script src="/auth/sign-in.js" defer="">'])
+    expect(html).toContain('</script></head>')
   })
 
   it('escapes a hostile next instead of rendering it', async () => {

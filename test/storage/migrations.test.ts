@@ -106,9 +106,13 @@ describe('migrations', () => {
       'auth_events',
       'groups',
       'login_failures',
+      'mfa_recovery_codes',
+      'mfa_totp',
+      'passkeys',
       'user_groups',
       'user_sessions',
       'users',
+      'webauthn_users',
     ])
     expect(migrated).toEqual(await describeSchema(env.SCHEMA_DB))
   })
