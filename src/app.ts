@@ -86,7 +86,9 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       trustedOrigins: [...config.csrfTrustedOrigins, ...config.corsAllowedOrigins],
       cookieName: config.csrfCookieName,
       // DRF enforces the token only for requests the session cookie authenticated.
-      isSessionAuthenticated: (c) => c.get('user') != null,
+      isSessionAuthenticated: (c) => c.get('credential')?.kind === 'session',
+      // No cookie authenticates a token request: nothing for a forged cross-site request to ride.
+      isExempt: (c) => c.get('credential')?.kind === 'token',
       formToken: async (c) => {
         // Only /auth bodies are parsed here; proxied bodies stream to the origin untouched.
         if (!c.req.path.startsWith('/auth/') || !isFormRequest(c.req.raw)) return undefined

@@ -90,7 +90,10 @@ export class TokenRepository {
 
   /** Whether the token's row still exists (it was not revoked meanwhile). */
   async exists(id: string): Promise<boolean> {
-    const row = await this.db.prepare('SELECT 1 AS found FROM api_tokens WHERE id = ?1').bind(id).first()
+    const row = await this.db
+      .prepare('SELECT 1 AS found FROM api_tokens WHERE id = ?1')
+      .bind(id)
+      .first()
     return row !== null
   }
 
