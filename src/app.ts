@@ -1,6 +1,6 @@
 /**
  * createApp(config): wires the middleware and the routes, nothing else. The request flows one
- * way: CORS → session → auth → CSRF → route (the /auth API, or the gateway) → response.
+ * way: CORS → session → auth → rate limits → CSRF → route (the /auth API, or the gateway) → response.
  */
 import { Hono } from 'hono'
 import type { Hashers } from './accounts/hashers'
@@ -18,6 +18,7 @@ import { isFormRequest, readBody } from './routes/body'
 import { route } from './routes/methods'
 import { recordSigner, sessionMiddleware } from './session'
 import { guardBindings } from './storage'
+import { rateLimitMiddleware } from './throttle/rate-limit'
 
 export interface AppDependencies {
   /** The password hashers (built once per isolate from the argon2 WASM module). */
@@ -80,6 +81,10 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       records,
       now,
       lastSeen: new LastSeen(),
+    }),
+    rateLimitMiddleware({
+      userPeriod: config.userRateLimitPeriod,
+      anonPeriod: config.anonRateLimitPeriod,
     }),
     csrfMiddleware({
       // A page of an origin allowed to call with credentials may also send unsafe requests.
