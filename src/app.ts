@@ -2,7 +2,7 @@
  * createApp(config): wires the middleware and the routes, nothing else. The request flows one
  * way: CORS → session → auth → rate limits → CSRF → route (the /auth API, or the gateway) → response.
  */
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import type { Hashers } from './accounts/hashers'
 import { authMiddleware, confirmSaved } from './auth'
 import { LastSeen } from './auth/last-seen'
@@ -17,6 +17,7 @@ import { authRoutes } from './routes/auth'
 import { isFormRequest, readBody } from './routes/body'
 import { route } from './routes/methods'
 import { recordSigner, sessionMiddleware } from './session'
+import { RecentRevocations, SessionCacheSigner } from './session/cache'
 import { guardBindings } from './storage'
 import { rateLimitMiddleware } from './throttle/rate-limit'
 
@@ -64,6 +65,17 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
   })
   const secrets = [config.secretKey, ...config.secretKeyFallbacks]
   const records = recordSigner(secrets)
+  // Revocations made in this isolate outdate the session cache's copies issued before them.
+  const revocations = new RecentRevocations()
+  const cache =
+    config.sessionCacheSeconds > 0
+      ? {
+          seconds: config.sessionCacheSeconds,
+          signer: new SessionCacheSigner(secrets),
+          revocations,
+          isCacheable: (c: Context) => gateway.sessionCacheable(c),
+        }
+      : undefined
   app.use(
     '*',
     sessionMiddleware({
@@ -74,6 +86,7 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       expireAtBrowserClose: config.sessionExpireAtBrowserClose,
       now,
       afterSave: (c, kvKey, record) => confirmSaved(c.get('accounts'), kvKey, record),
+      cache,
     }),
     authMiddleware({
       hashers: deps.hashers,
@@ -81,6 +94,8 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       records,
       now,
       lastSeen: new LastSeen(),
+      lastUsed: new LastSeen(),
+      revocations,
     }),
     rateLimitMiddleware({
       userPeriod: config.userRateLimitPeriod,

@@ -65,6 +65,12 @@ export interface Gateway {
   verify(c: Ctx): Promise<Response>
   /** Every path outside `/auth/*`, `/.well-known/*` and `/healthz`: the proxy to the routes. */
   proxy(c: Ctx): Promise<Response>
+  /**
+   * Whether a request may stand on the session cache (SESSION_CACHE_SECONDS): a GET or HEAD to a
+   * proxied route whose requirement is a signed-in user at most, never staff, superuser or MFA,
+   * and never `/auth/*`: those always read KV, so a revocation stops them at once.
+   */
+  sessionCacheable(c: Context): boolean
 }
 
 /** Paths the gateway never proxies, whatever the method. */
@@ -176,6 +182,17 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   return {
     signer,
     policy,
+
+    sessionCacheable(c) {
+      const method = c.req.method
+      if (method !== 'GET' && method !== 'HEAD') return false
+      const path = new URL(c.req.url).pathname
+      if (!proxying || isReservedPath(path)) return false
+      const decision = policy.decide(path, method)
+      if (decision.kind !== 'route') return false
+      const needs = decision.requirement
+      return !needs.staff && !needs.superuser && !needs.mfa
+    },
 
     async jwks(c) {
       return c.json(await signer.jwks(), 200, { 'Cache-Control': 'public, max-age=300' })

@@ -13,10 +13,10 @@
  * trade (docs/storage.md), beside KV's own 60 s.
  */
 
+import type { Context } from 'hono'
 import { HmacSigner } from '../utils/crypto'
 import { isObject } from '../utils/json'
-import type { UserSnapshot } from './record'
-import { isUserSnapshot } from './record'
+import { isUserSnapshot, type SessionRecord, type UserSnapshot } from './record'
 
 /** The most SESSION_CACHE_SECONDS may be: KV's own propagation window. */
 export const MAX_SESSION_CACHE_SECONDS = 60
@@ -31,6 +31,61 @@ export interface CachedSession {
   issuedAt: number
   /** When it stops being used (ms): issue time + SESSION_CACHE_SECONDS, at most the session's. */
   expiresAt: number
+  /** When the session itself ends (ms), as its record says. */
+  sessionExpiresAt: number
+}
+
+/** What the session middleware needs for the cache (SESSION_CACHE_SECONDS above 0). */
+export interface SessionCacheOptions {
+  /** SESSION_CACHE_SECONDS, 1 to 60. */
+  seconds: number
+  signer: SessionCacheSigner
+  /** The revocations made in this isolate, which outdate copies issued before them. */
+  revocations: RecentRevocations
+  /**
+   * Whether this request may be answered from a copy: a safe method to a route that needs no
+   * more than a signed-in user (never `/auth/*`, staff, superuser or MFA routes).
+   */
+  isCacheable: (c: Context) => boolean
+}
+
+/**
+ * Browsers keep cookies up to 4,096 bytes; a copy larger than this (a user in very many groups)
+ * is not issued, and that user's requests read KV as without the cache.
+ */
+export const MAX_CACHE_COOKIE_BYTES = 3_800
+
+/** The copy of a session record to issue now. */
+export function copyOf(
+  record: SessionRecord,
+  user: UserSnapshot,
+  seconds: number,
+  now: number,
+): CachedSession {
+  return {
+    id: record.id,
+    user,
+    amr: record.amr ?? [],
+    issuedAt: now,
+    expiresAt: Math.min(now + seconds * 1000, record.expiresAt),
+    sessionExpiresAt: record.expiresAt,
+  }
+}
+
+/**
+ * The record a copy stands for, with only what the hot path reads: the user id in Django's key,
+ * the snapshot and `amr`. A session made from it is never saved (the middleware sees to that).
+ */
+export function recordOfCopy(copy: CachedSession): SessionRecord {
+  return {
+    v: 2,
+    id: copy.id,
+    data: { _auth_user_id: String(copy.user.id) },
+    createdAt: copy.issuedAt,
+    expiresAt: copy.sessionExpiresAt,
+    user: copy.user,
+    amr: copy.amr,
+  }
 }
 
 const CACHE_SALT = 'sessiongate.session.cache'
@@ -63,10 +118,13 @@ export class RecentRevocations {
     }
   }
 
-  /** Whether a copy for the user issued at `issuedAt` came before a revocation. */
+  /**
+   * Whether a copy for the user issued at `issuedAt` came before a revocation. Strictly before:
+   * a sign-in notes the session it replaces, then issues its own copy in the same millisecond.
+   */
   outdates(userId: number, issuedAt: number): boolean {
     const at = this.#at.get(userId)
-    return at !== undefined && issuedAt <= at
+    return at !== undefined && issuedAt < at
   }
 }
 
@@ -103,7 +161,8 @@ function parseCached(json: string): CachedSession | null {
     !Array.isArray(value.amr) ||
     !value.amr.every((item) => typeof item === 'string') ||
     !Number.isFinite(value.issuedAt) ||
-    !Number.isFinite(value.expiresAt)
+    !Number.isFinite(value.expiresAt) ||
+    !Number.isFinite(value.sessionExpiresAt)
   ) {
     return null
   }
