@@ -203,6 +203,7 @@ export async function scenarios(context: ScenarioContext): Promise<Scenario[]> {
       connections: CONNECTIONS,
       expect: [200],
       storage: 'cached',
+      primeRequests: prime,
       prepare: async () => {
         withCopies = await cachedCookies(context.worker.url, context.sessions, cachedPath)
       },
