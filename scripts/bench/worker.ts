@@ -89,6 +89,8 @@ export interface WorkerOptions {
   bindings: Record<string, string>
   /** Opens workerd's V8 inspector on a free port (the memory check). Default false. */
   inspector?: boolean
+  /** The loopback port to serve on. Default 0: any free one. */
+  port?: number
 }
 
 /** The Worker running in Miniflare, with local KV and D1. */
@@ -127,7 +129,7 @@ export async function startWorker(
     d1Databases: ['DB'],
     bindings: options.bindings,
     host: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     ...(options.inspector ? { inspectorPort: 0 } : {}),
   })
   const url = await mf.ready

@@ -25,6 +25,8 @@ interface PeerEnv {
   DB: D1Database
   SESSIONS: KVNamespace
   BETTER_AUTH_SECRET: string
+  /** The Worker's own origin, as better-auth asks (`http://127.0.0.1:PORT` in the bench). */
+  BETTER_AUTH_URL: string
 }
 
 /** KV refuses an expiration TTL under 60 seconds. */
@@ -63,6 +65,7 @@ function kvSecondaryStorage(kv: KVNamespace): NonNullable<BetterAuthOptions['sec
 function authOptions(env: PeerEnv, cookieCache: boolean): BetterAuthOptions {
   return {
     secret: env.BETTER_AUTH_SECRET,
+    baseURL: env.BETTER_AUTH_URL,
     basePath: cookieCache ? '/cached/api/auth' : '/api/auth',
     database: env.DB,
     secondaryStorage: kvSecondaryStorage(env.SESSIONS),
