@@ -14,7 +14,8 @@
  * creates better-auth's tables with its own migrations (what `npx auth migrate` runs).
  *
  * Bundled by wrangler from scripts/bench/peers/node_modules (installed by `npm run bench:peers`),
- * never part of sessiongate: it is left out of the project's own type checks for that reason.
+ * never part of sessiongate: it is left out of the project's own type checks for that reason
+ * (`npx tsc --noEmit -p scripts/bench/peers` checks it once the peers are installed).
  */
 import { type BetterAuthOptions, betterAuth } from 'better-auth'
 import { getMigrations } from 'better-auth/db/migration'
