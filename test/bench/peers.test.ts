@@ -62,28 +62,30 @@ describe('bench:peers', () => {
     expect(cookie).toBe('sessionid=abc; csrftoken=t2; better-auth.session_data=eyJ9')
   })
 
-  it("rates every run against better-auth's uncached getSession and judges the targets on them", () => {
+  it("rates every run against better-auth's uncached /me and judges the targets on them", () => {
     const results = withPeerRatios([
       result('sessiongate-me', 450),
-      result('better-auth-session', 300, 5, 2),
+      result('better-auth-me', 300, 5, 2),
+      result('better-auth-session', 250, 5, 2),
       result('sessiongate-me-cached', 400),
-      result('better-auth-session-cached', 500, 5, 0),
+      result('better-auth-me-cached', 500, 5, 0),
       result('sessiongate-login', 10, 40),
       result('better-auth-login', 5, 80),
     ])
-    expect(results.map((r) => r.ratio)).toEqual([1.5, 1, 1.333, 1.667, 0.033, 0.017])
+    expect(results.map((r) => r.ratio)).toEqual([1.5, 1, 0.833, 1.333, 1.667, 0.033, 0.017])
     const targets = Object.fromEntries(
       judgePeers(results, ONE_ISOLATE, true).map((target) => [target.id, target]),
     )
     expect(targets['me-vs-better-auth']?.met).toBe(true)
     expect(targets['me-vs-better-auth']?.measured).toContain('1.50x (450 vs 300 req/s; by CPU')
+    expect(targets['me-vs-better-auth']?.measured).toContain('get-session endpoint: 1.80x')
     expect(targets['cached-vs-better-auth-cached']?.met).toBe(false)
     expect(targets['login-p50']?.measured).toContain('better-auth 2.00x')
     expect(targets['app-per-isolate-sessiongate']?.met).toBe(true)
   })
 
   it('says so when the build does not know SESSION_CACHE_SECONDS', () => {
-    const results = withPeerRatios([result('sessiongate-me', 1), result('better-auth-session', 1)])
+    const results = withPeerRatios([result('sessiongate-me', 1), result('better-auth-me', 1)])
     const cached = judgePeers(results, ONE_ISOLATE, false).find(
       (target) => target.id === 'cached-vs-better-auth-cached',
     )

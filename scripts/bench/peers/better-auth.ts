@@ -7,6 +7,8 @@
  * Two instances share the database and KV: `/api/auth/*` with the cookie cache off (every
  * `getSession` reads KV) and `/cached/api/auth/*` with it on (better-auth's documented default
  * of 5 minutes: a signed copy of the session in a cookie answers `getSession` without storage).
+ * Each is read two ways: its own `GET .../get-session` endpoint, and `GET /me` (`/cached/me`),
+ * an app route behind a middleware that calls `auth.api.getSession`.
  *
  * The KV and D1 bindings are wrapped in the same counters as sessiongate's bench entry
  * (../counting.ts), and the same bench-only paths answer: `GET /__bench/counters`,
@@ -17,7 +19,7 @@
  * never part of sessiongate: it is left out of the project's own type checks for that reason
  * (`npx tsc --noEmit -p scripts/bench/peers` checks it once the peers are installed).
  */
-import { type BetterAuthOptions, betterAuth } from 'better-auth'
+import { type BetterAuthOptions, betterAuth, type User } from 'better-auth'
 import { getMigrations } from 'better-auth/db/migration'
 import { Hono } from 'hono'
 import { countingD1, countingKv, emptyCounts, type StorageCounts } from '../counting'
@@ -83,7 +85,7 @@ let counts = emptyCounts()
 /** Over the isolate's life: distinct `env` objects seen, and auth instances built. */
 const lifetime = { envObjects: 0, configLoads: 0 }
 
-function buildApp(env: PeerEnv): Hono {
+function buildApp(env: PeerEnv) {
   lifetime.envObjects++
   const current = (): StorageCounts => counts
   const counted: PeerEnv = {
@@ -94,10 +96,27 @@ function buildApp(env: PeerEnv): Hono {
   const plain = betterAuth(authOptions(counted, false))
   const cached = betterAuth(authOptions(counted, true))
   lifetime.configLoads++
-  const app = new Hono()
+  const app = new Hono<{ Variables: { user: User | null } }>()
   // As better-auth's Hono guide mounts it.
   app.on(['GET', 'POST'], '/api/auth/*', (c) => plain.handler(c.req.raw))
   app.on(['GET', 'POST'], '/cached/api/auth/*', (c) => cached.handler(c.req.raw))
+  // And as its guide has an app read the session: `auth.api.getSession` in a middleware, the
+  // user in `c.var`, then the app's own route: sessiongate's `/auth/me`, written with better-auth.
+  for (const [prefix, auth] of [
+    ['', plain],
+    ['/cached', cached],
+  ] as const) {
+    app.use(`${prefix}/me`, async (c, next) => {
+      const session = await auth.api.getSession({ headers: c.req.raw.headers })
+      c.set('user', session?.user ?? null)
+      await next()
+    })
+    app.get(`${prefix}/me`, (c) => {
+      const user = c.get('user')
+      if (!user) return c.json({ detail: 'Authentication credentials were not provided.' }, 401)
+      return c.json({ id: user.id, email: user.email, name: user.name })
+    })
+  }
   app.get('/__bench/counters', (c) => c.json({ counts, lifetime }))
   app.post('/__bench/reset', (c) => {
     counts = emptyCounts()
@@ -117,7 +136,7 @@ function buildApp(env: PeerEnv): Hono {
 
 // Once per `env` object, so once per isolate: better-auth's instance is built at the first
 // request and reused, as in a Worker that creates it at module scope from its bindings.
-const apps = new WeakMap<PeerEnv, Hono>()
+const apps = new WeakMap<PeerEnv, ReturnType<typeof buildApp>>()
 
 export default {
   fetch(request, env, ctx) {
