@@ -1,6 +1,6 @@
 /**
  * `npm run bench:peers`: sessiongate beside better-auth, in the same local Workers runtime and
- * the same run, on loopback only, in about 2 minutes.
+ * the same run, on loopback only, in about 3 minutes.
  *
  * 1. Installs the peer (scripts/bench/peers/package.json, pinned, with its own lock file) with
  *    `npm ci --prefix` when its node_modules is missing: sessiongate itself never depends on it.
@@ -163,6 +163,7 @@ async function main(): Promise<number> {
     ])
     log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
+    // A Worker that predates SESSION_CACHE_SECONDS ignores the binding: the target says so.
     const configSource = await readFile(join(ROOT, 'src', 'config.ts'), 'utf8')
     const cacheInBuild = configSource.includes('SESSION_CACHE_SECONDS')
     const list: PeerScenario[] = peerScenarios({ gate, cached, peer })
