@@ -72,6 +72,9 @@ export function recordSigner(secrets: readonly string[]): HmacSigner {
 
 const RECORD_SALT = 'sessiongate.session.record'
 
+/** Methods that never change anything: only they may be given a session-cache copy. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD'])
+
 function warnAfterSave(error: unknown): void {
   console.warn('Checking a saved session failed', error)
 }
@@ -109,6 +112,21 @@ export function sessionMiddleware(
     })
   }
 
+  /** Whether the client should get a new copy: it holds none, or one refused or half gone. */
+  async function wantsCopy(
+    kvKey: string,
+    presented: string | undefined,
+    options: SessionCacheOptions,
+  ): Promise<boolean> {
+    const now = settings.now()
+    const held = await options.signer.open(kvKey, presented, now)
+    return (
+      !held ||
+      options.revocations.outdates(held.user.id, held.issuedAt) ||
+      held.expiresAt - now < (options.seconds * 1000) / 2
+    )
+  }
+
   return async function session(c, next) {
     const store = new SessionStore(c.env.SESSIONS, signer, settings.now)
     const key = parseSessionKey(getCookie(c, cookieName))
@@ -118,7 +136,9 @@ export function sessionMiddleware(
     // The session cache: a safe request to an ordinary route may stand on a valid copy, bound to
     // this session key, instead of the KV read. Such a session is read-only: nothing is saved.
     let copy: CachedSession | null = null
+    let copyRefused = false
     if (cache && kvKey && presentedCopy !== undefined && cache.isCacheable(c)) {
+      copyRefused = true
       copy = await cache.signer.open(kvKey, presentedCopy, settings.now())
       if (copy && cache.revocations.outdates(copy.user.id, copy.issuedAt)) copy = null
     }
@@ -153,7 +173,16 @@ export function sessionMiddleware(
       }
       if (!signedIn && presentedCopy !== undefined) {
         headers.append('Set-Cookie', deletionCookie(cacheName, { domain, secure }))
-      } else if (signedIn && record && kvKey && !current.modified && cache.isCacheable(c)) {
+      } else if (
+        signedIn &&
+        record &&
+        kvKey &&
+        !current.modified &&
+        SAFE_METHODS.has(c.req.method) &&
+        // A safe request that read KV anyway (/auth/me, a staff route, a copy refused) hands
+        // out a fresh copy when the client holds none that is good for half its life more.
+        (copyRefused || (await wantsCopy(kvKey, presentedCopy, cache)))
+      ) {
         const cookie = await cacheCookie(kvKey, record, secure)
         if (cookie) headers.append('Set-Cookie', cookie)
       }

@@ -133,6 +133,21 @@ describe('SESSION_CACHE_SECONDS', () => {
     expect(client.cookies.get(CACHE)).not.toBe(first)
   })
 
+  it('has GET /auth/me, which always reads KV, hand out a copy when the client holds none', async () => {
+    let now = Date.now()
+    const { client } = await cachedGateway({}, () => now)
+    const fresh = await client.get('/auth/me')
+    expect(fresh.status).toBe(200)
+    // The copy from the sign-in is still good for most of its life: nothing new.
+    expect(setCookie(fresh, CACHE)).toBeUndefined()
+    client.cookies.delete(CACHE)
+    const without = await client.get('/auth/me')
+    expect(setCookie(without, CACHE)).toMatch(/Max-Age=30/)
+    now += 20_000
+    const aging = await client.get('/auth/me')
+    expect(setCookie(aging, CACHE)).toMatch(/Max-Age=30/)
+  })
+
   it('refuses a setting above 60 or not a number, naming it', () => {
     for (const value of ['61', 'soon', '-1']) {
       expect(() => appFetch({ SESSION_CACHE_SECONDS: value })).toThrow(/SESSION_CACHE_SECONDS/)
