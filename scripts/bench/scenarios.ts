@@ -100,8 +100,8 @@ export interface ScenarioContext {
   sessions: readonly BenchSession[]
   /** Users the login requests cycle through. */
   usernames: readonly string[]
-  /** One API token key per session, for the token scenarios. */
-  tokens: readonly string[]
+  /** One API token key per session, for the token scenario (none: the bench:peers runs). */
+  tokens?: readonly string[]
 }
 
 /** Connections of the throughput scenarios; latency comparisons use one. */
@@ -148,12 +148,15 @@ export async function scenarios(context: ScenarioContext): Promise<Scenario[]> {
   // Two passes over the sessions: autocannon may build a request or two it never sends.
   const prime = 2 * context.sessions.length
   let mixed = 0
-  const token = rotate(context.tokens)
+  const token = rotate(context.tokens ?? [])
   // The session cache (SESSION_CACHE_SECONDS=30) through the bench entry's second env.
   const cachedPath = `/__bench/cached${apiPath}`
   let withCopies: string[] = []
   let copyIndex = 0
   const withCopy = () => withCopies[copyIndex++ % withCopies.length] as string
+  const refreshCopies = async () => {
+    withCopies = await cachedCookies(context.worker.url, context.sessions, cachedPath)
+  }
 
   return [
     {
@@ -194,7 +197,9 @@ export async function scenarios(context: ScenarioContext): Promise<Scenario[]> {
       expect: [200],
       storage: 'hot-path',
       primeRequests: prime,
-      next: authenticated('/__bench/cached/auth/me'),
+      // Clients that hold their copy, as browsers do: /auth/me reads KV and keeps the copy.
+      prepare: refreshCopies,
+      next: () => ({ path: '/__bench/cached/auth/me', headers: { ...json, Cookie: withCopy() } }),
     },
     {
       id: 'proxied-cached',
@@ -204,9 +209,7 @@ export async function scenarios(context: ScenarioContext): Promise<Scenario[]> {
       expect: [200],
       storage: 'cached',
       primeRequests: prime,
-      prepare: async () => {
-        withCopies = await cachedCookies(context.worker.url, context.sessions, cachedPath)
-      },
+      prepare: refreshCopies,
       next: () => ({ path: cachedPath, headers: { ...json, Cookie: withCopy() } }),
     },
     {
