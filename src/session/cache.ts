@@ -185,6 +185,18 @@ export class SessionCacheSigner {
   }
 
   /**
+   * When the copy in a cookie value ends (ms), read without checking its seal, or null when it
+   * cannot be read. Only to decide whether to hand out a new copy (from a record just read from
+   * KV), which a forged value can at most bring forward: never to trust it.
+   */
+  peekExpiresAt(value: string | undefined): number | null {
+    if (value === undefined) return null
+    const json = fromBase64url(value.slice(0, Math.max(0, value.lastIndexOf('.'))))
+    const copy = json === null ? null : parseCached(json)
+    return copy ? copy.expiresAt : null
+  }
+
+  /**
    * The copy in a cookie value for the session stored under `kvKey`, or null when it is absent,
    * forged, for another session, malformed or past its expiry. Never a throw.
    */
