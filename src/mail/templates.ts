@@ -21,7 +21,7 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 }
 
-function escape(value: string): string {
+function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (char) => ESCAPES[char] as string)
 }
 
@@ -34,14 +34,14 @@ function siteName(base: string): string {
 function htmlOf(subject: string, paragraphs: string[], link?: string): string {
   const body = paragraphs
     .map((paragraph) => {
-      const text = escape(paragraph)
+      const text = escapeHtml(paragraph)
       if (!link || !paragraph.includes(link)) return `<p>${text}</p>`
-      const href = escape(link)
+      const href = escapeHtml(link)
       return `<p>${text.replace(href, `<a href="${href}">${href}</a>`)}</p>`
     })
     .join('\n')
   return (
-    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escape(subject)}</title>` +
+    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title>` +
     `</head><body>\n${body}\n</body></html>\n`
   )
 }
