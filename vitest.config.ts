@@ -45,7 +45,7 @@ export default defineConfig({
     // taken by other processes, past vitest's 5 s default. A hang still fails, a minute later.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // A real local HTTP origin for the gateway tests (test/gateway/origin.ts).
-    globalSetup: ['test/gateway/origin.ts'],
+    // A real local HTTP origin for the gateway tests, and a mail relay for the e-mail tests.
+    globalSetup: ['test/gateway/origin.ts', 'test/mail/relay.ts'],
   },
 })
