@@ -110,7 +110,7 @@ describe('POST /auth/password/reset', () => {
     for (const json of [{}, { email: '' }, { email: 'not an address' }, { email: 42 }]) {
       const response = await client.post('/auth/password/reset', { json })
       expect(response.status).toBe(400)
-      expect((await response.json()).detail).toBeTypeOf('string')
+      expect(((await response.json()) as { detail: unknown }).detail).toBeTypeOf('string')
     }
   })
 
