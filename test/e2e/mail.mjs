@@ -8,11 +8,9 @@
  */
 import { createServer } from 'node:http'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import { tsImport } from 'tsx/esm/api'
 import { check, createUser, freePort, root, startStack, strongSecret } from './lib.mjs'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const PYTHON = process.env.PYTHON || '/usr/bin/python3'
 const USERNAME = 'grace'
 const EMAIL = 'grace@example.com'
@@ -21,7 +19,7 @@ const NEW_PASSWORD = 'nanoseconds-on-a-wire-11'
 const RELAY_TOKEN = strongSecret()
 
 /** A relay that keeps every message posted to it, with the Authorization it came with. */
-async function startRelay(resources) {
+async function startRelay() {
   const messages = []
   const server = createServer((request, response) => {
     let body = ''
@@ -75,7 +73,7 @@ async function signIn(page, base, password) {
 
 /** @param {import('./lib.mjs').Resources} resources */
 export async function mailTest(resources) {
-  const relay = await startRelay(resources)
+  const relay = await startRelay()
   try {
     await browserFlow(resources, relay)
   } finally {
@@ -95,66 +93,50 @@ async function browserFlow(resources, relay) {
     EMAIL_VERIFICATION: 'mandatory',
   })
   const base = `http://localhost:${port}`
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 60_000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
-  })
-  try {
-    const page = await (await browser.newContext()).newPage()
-    page.setDefaultTimeout(20_000)
-    page.setDefaultNavigationTimeout(30_000)
+  const page = await resources.page()
+  // 1. "Forgot password?" from the sign-in page, the address, the e-mail.
+  await page.goto(`${base}/auth/login`)
+  await Promise.all([page.waitForNavigation(), page.click('text=Forgot password?')])
+  check(new URL(page.url()).pathname === '/auth/password/reset', `the form, got ${page.url()}`)
+  await page.fill('#email', EMAIL.toUpperCase())
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')])
+  check((await page.textContent('h1')) === 'Check your inbox', 'the request was taken')
+  const { link, message } = await mailedLink(relay.messages, EMAIL, '/auth/password/reset/confirm')
+  check(message.authorization === `Bearer ${RELAY_TOKEN}`, 'the relay got the bearer token')
+  check(message.from === 'accounts@example.com', `EMAIL_FROM: ${message.from}`)
+  check(new URL(link).origin === base, `the link starts with the request's origin: ${link}`)
 
-    // 1. "Forgot password?" from the sign-in page, the address, the e-mail.
-    await page.goto(`${base}/auth/login`)
-    await Promise.all([page.waitForNavigation(), page.click('text=Forgot password?')])
-    check(new URL(page.url()).pathname === '/auth/password/reset', `the form, got ${page.url()}`)
-    await page.fill('#email', EMAIL.toUpperCase())
-    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')])
-    check((await page.textContent('h1')) === 'Check your inbox', 'the request was taken')
-    const { link, message } = await mailedLink(
-      relay.messages,
-      EMAIL,
-      '/auth/password/reset/confirm',
-    )
-    check(message.authorization === `Bearer ${RELAY_TOKEN}`, 'the relay got the bearer token')
-    check(message.from === 'accounts@example.com', `EMAIL_FROM: ${message.from}`)
-    check(new URL(link).origin === base, `the link starts with the request's origin: ${link}`)
+  // 2. The link: a new password, twice.
+  await page.goto(link)
+  await page.fill('#new_password', NEW_PASSWORD)
+  await page.fill('#new_password2', NEW_PASSWORD)
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')])
+  check((await page.textContent('h1')) === 'Password reset complete', 'the password was reset')
+  check((await pageFetch(page, 'GET', '/auth/me')).status === 401, 'a reset does not sign in')
+  await page.goto(link)
+  check(
+    (await page.textContent('[role=alert]')) === 'Invalid or expired password reset link.',
+    'the link works once',
+  )
 
-    // 2. The link: a new password, twice.
-    await page.goto(link)
-    await page.fill('#new_password', NEW_PASSWORD)
-    await page.fill('#new_password2', NEW_PASSWORD)
-    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')])
-    check((await page.textContent('h1')) === 'Password reset complete', 'the password was reset')
-    check((await pageFetch(page, 'GET', '/auth/me')).status === 401, 'a reset does not sign in')
-    await page.goto(link)
-    check(
-      (await page.textContent('[role=alert]')) === 'Invalid or expired password reset link.',
-      'the link works once',
-    )
+  // 3. The new password is right, but the e-mail is not verified yet.
+  await signIn(page, base, NEW_PASSWORD)
+  const refused = await page.textContent('[role=alert]')
+  check(refused === 'E-mail is not verified.', `mandatory verification: ${refused}`)
 
-    // 3. The new password is right, but the e-mail is not verified yet.
-    await signIn(page, base, NEW_PASSWORD)
-    const refused = await page.textContent('[role=alert]')
-    check(refused === 'E-mail is not verified.', `mandatory verification: ${refused}`)
+  // 4. A verification link; its page verifies only when its button is pressed.
+  const resent = await pageFetch(page, 'POST', '/auth/email/verify/resend', { email: EMAIL })
+  check(resent.status === 200, `resend: ${JSON.stringify(resent)}`)
+  const verification = await mailedLink(relay.messages, EMAIL, '/auth/email/verify')
+  await page.goto(verification.link)
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')])
+  check((await page.textContent('h1')) === 'E-mail address confirmed', 'the e-mail is verified')
 
-    // 4. A verification link; its page verifies only when its button is pressed.
-    const resent = await pageFetch(page, 'POST', '/auth/email/verify/resend', { email: EMAIL })
-    check(resent.status === 200, `resend: ${JSON.stringify(resent)}`)
-    const verification = await mailedLink(relay.messages, EMAIL, '/auth/email/verify')
-    await page.goto(verification.link)
-    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')])
-    check((await page.textContent('h1')) === 'E-mail address confirmed', 'the e-mail is verified')
-
-    // 5. Now the new password signs in.
-    await signIn(page, base, NEW_PASSWORD)
-    check(new URL(page.url()).pathname === '/auth/me', `signed in, got ${page.url()}`)
-    const me = await pageFetch(page, 'GET', '/auth/me')
-    check(me.body.user.email_verified === true, `verified in USER: ${JSON.stringify(me.body)}`)
-  } finally {
-    await browser.close()
-  }
+  // 5. Now the new password signs in.
+  await signIn(page, base, NEW_PASSWORD)
+  check(new URL(page.url()).pathname === '/auth/me', `signed in, got ${page.url()}`)
+  const me = await pageFetch(page, 'GET', '/auth/me')
+  check(me.body.user.email_verified === true, `verified in USER: ${JSON.stringify(me.body)}`)
 }
 
 /**
