@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { Client, createUser, uniqueName, workerFetch } from '../helpers'
+import { appFetch, Client, createUser, uniqueName, workerFetch } from '../helpers'
 import { inbox, linkIn, mailApp, uniqueEmail } from './helpers'
 
 const PASSWORD = 'a sign-up passphrase 99'
@@ -111,6 +111,44 @@ describe('POST /auth/register', () => {
     expect(await response.json()).toEqual(SENT)
     expect((await client.get('/auth/me')).status).toBe(401)
     expect(await verificationKey(email)).not.toBe('')
+  })
+})
+
+describe('POST /auth/register with other settings', () => {
+  it('with optional verification: signs in and sends the link too', async () => {
+    const client = new Client(mailApp({ SIGNUP: 'open', EMAIL_VERIFICATION: 'optional' }))
+    const email = uniqueEmail('optional')
+    const response = await client.post('/auth/register', {
+      json: { username: uniqueName('opt'), email, password: PASSWORD },
+    })
+    expect(response.status).toBe(201)
+    expect((await client.get('/auth/me')).status).toBe(200)
+    expect(await verificationKey(email)).not.toBe('')
+  })
+
+  it('takes a blank e-mail only when verification is off', async () => {
+    const off = new Client(mailApp({ SIGNUP: 'open' }))
+    const blank = { username: uniqueName('blank'), email: '', password: PASSWORD }
+    expect((await off.post('/auth/register', { json: blank })).status).toBe(201)
+    const on = new Client(mailApp({ SIGNUP: 'open', EMAIL_VERIFICATION: 'optional' }))
+    const refused = await on.post('/auth/register', {
+      json: { ...blank, username: uniqueName('blank') },
+    })
+    expect(refused.status).toBe(400)
+  })
+
+  it('answers 503 with mandatory verification and no e-mail backend, creating no one', async () => {
+    const username = uniqueName('nomail')
+    const client = new Client(appFetch({ SIGNUP: 'open', EMAIL_VERIFICATION: 'mandatory' }))
+    const response = await client.post('/auth/register', {
+      json: { username, email: uniqueEmail(), password: PASSWORD },
+    })
+    expect(response.status).toBe(503)
+    expect(await response.json()).toEqual({ detail: 'E-mail delivery is not configured.' })
+    const row = await env.DB.prepare('SELECT id FROM users WHERE username = ?1')
+      .bind(username)
+      .first()
+    expect(row).toBeNull()
   })
 })
 
