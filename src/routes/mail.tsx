@@ -60,8 +60,14 @@ function pageError(error: unknown): ApiError {
   throw error
 }
 
-function page(c: Ctx, body: unknown, status: 200 | 400 | 429 | 503 = 200, headers = {}) {
-  return c.html(body as string, status, { ...PAGE_HEADERS, ...headers })
+/** An HTML page under PAGE_HEADERS: the sign-in page's frame, no script. */
+function page(
+  c: Ctx,
+  body: Parameters<Ctx['html']>[0],
+  status: 200 | 400 | 429 | 503 = 200,
+  headers = {},
+) {
+  return c.html(body, status, { ...PAGE_HEADERS, ...headers })
 }
 
 const SIGN_IN_LINK = { href: '/auth/login', text: 'Sign in' }
