@@ -36,7 +36,11 @@ describe('send()', () => {
 
   it('turns a send the binding refuses into a logged 503', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
-    const refused = mailer({ EMAIL_BACKEND: 'cloudflare', EMAIL_FROM: 'other@example.com' })
+    // A binding that refuses, as Email Service does a sender it does not know (not a storage mock).
+    const binding = {
+      send: () => Promise.reject(new Error('email from other@example.com not allowed')),
+    } as unknown as SendEmail
+    const refused = mailer({ EMAIL_BACKEND: 'cloudflare', EMAIL: binding })
     await expect(refused.send(MESSAGE)).rejects.toBeInstanceOf(EmailFailed)
     expect(logged).toHaveBeenCalledWith('Sending an e-mail failed', expect.anything())
     // The log names neither the address nor the body.
