@@ -21,6 +21,8 @@ CREATE TABLE users (
   -- Whether the user proved they read `email` (a verification link, or an identity provider).
   email_verified INTEGER NOT NULL DEFAULT 0 CHECK (email_verified IN (0, 1))
 );
+-- Password reset, verification and sign-up find users by e-mail, ignoring case (src/mail).
+CREATE INDEX users_by_email ON users (email COLLATE NOCASE);
 
 -- Django's auth_group and auth_user_groups: a user's group names travel in the session snapshot.
 CREATE TABLE groups (

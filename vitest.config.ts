@@ -20,6 +20,8 @@ export default defineConfig({
       miniflare: {
         // Empty databases for the schema tests (test/storage/migrations.test.ts).
         d1Databases: ['SCHEMA_DB', 'UPGRADE_DB'],
+        // Cloudflare's e-mail sending, run locally by miniflare (EMAIL_BACKEND=cloudflare).
+        email: { send_email: [{ name: 'EMAIL' }] },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations('migrations'),
           TEST_SCHEMA: statements('schema.sql'),
@@ -51,7 +53,7 @@ export default defineConfig({
     // taken by other processes, past vitest's 5 s default. A hang still fails, a minute later.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // A real local HTTP origin for the gateway tests (test/gateway/origin.ts).
-    globalSetup: ['test/gateway/origin.ts'],
+    // A real local HTTP origin for the gateway tests, and a mail relay for the e-mail tests.
+    globalSetup: ['test/gateway/origin.ts', 'test/mail/relay.ts'],
   },
 })

@@ -212,6 +212,56 @@ export const SETTINGS = [
     default: '10',
     meaning: 'wrong second-factor answers per user in a failed-login window, from anywhere',
   },
+  // E-mail: password reset, e-mail verification and sign-up.
+  {
+    name: 'EMAIL_BACKEND',
+    kind: 'setting',
+    default: null,
+    meaning:
+      'cloudflare (the send_email binding EMAIL), http (EMAIL_HTTP_URL) or console; none: console in DEBUG, else no e-mail',
+  },
+  {
+    name: 'EMAIL_HTTP_URL',
+    kind: 'setting',
+    default: null,
+    meaning: 'with EMAIL_BACKEND=http: where each message is POSTed as JSON',
+  },
+  {
+    name: 'EMAIL_FROM',
+    kind: 'setting',
+    default: 'webmaster@localhost',
+    meaning: "the From address of every e-mail (Django's DEFAULT_FROM_EMAIL)",
+  },
+  {
+    name: 'SITE_URL',
+    kind: 'setting',
+    default: null,
+    meaning: "where links in e-mails start (scheme://host[:port]); none: the request's own origin",
+  },
+  {
+    name: 'PASSWORD_RESET_TIMEOUT',
+    kind: 'setting',
+    default: '259200',
+    meaning: 'seconds a password reset link works (three days, as Django)',
+  },
+  {
+    name: 'EMAIL_VERIFICATION',
+    kind: 'setting',
+    default: 'none',
+    meaning: "none, optional or mandatory (allauth's): mandatory refuses sign-in until verified",
+  },
+  {
+    name: 'SIGNUP',
+    kind: 'setting',
+    default: 'closed',
+    meaning: 'open: anyone may create an account at POST /auth/register; closed: 403',
+  },
+  {
+    name: 'EMAIL_HTTP_TOKEN',
+    kind: 'secret',
+    default: null,
+    meaning: 'with EMAIL_BACKEND=http: sent as Authorization: Bearer <token>',
+  },
 ] as const satisfies readonly Setting[]
 
 /** Who may take a route: anyone, a signed-in user, or one with `is_staff` or `is_superuser`. */
@@ -323,7 +373,29 @@ export interface Config {
   webauthnOrigins: string[]
   /** MFA_FAILURE_LIMIT. */
   mfaFailureLimit: number
+  /** EMAIL_BACKEND; without it, `console` in DEBUG, else null: nothing can be sent. */
+  emailBackend: EmailBackend | null
+  /** EMAIL_HTTP_URL; set whenever the backend is `http`. */
+  emailHttpUrl: URL | null
+  /** EMAIL_HTTP_TOKEN; null when unset. */
+  emailHttpToken: string | null
+  /** EMAIL_FROM. */
+  emailFrom: string
+  /** SITE_URL, as `scheme://host[:port]`; null: the request's own origin. */
+  siteUrl: string | null
+  /** PASSWORD_RESET_TIMEOUT in seconds. */
+  passwordResetTimeout: number
+  /** EMAIL_VERIFICATION. */
+  emailVerification: EmailVerification
+  /** SIGNUP is `open`. */
+  signupOpen: boolean
 }
+
+/** How e-mail leaves: Cloudflare's send_email binding, a JSON POST to a relay, or the log. */
+export type EmailBackend = 'cloudflare' | 'http' | 'console'
+
+/** allauth's ACCOUNT_EMAIL_VERIFICATION. */
+export type EmailVerification = 'none' | 'optional' | 'mandatory'
 
 /** Django's own check (security.W009): 50+ characters, 5+ distinct, not a generated dev key. */
 const MIN_SECRET_LENGTH = 50
@@ -740,6 +812,65 @@ function webauthnOrigins(env: Env): string[] {
   return origins.map((origin) => origin.toLowerCase().replace(/\/$/, ''))
 }
 
+/** A setting that takes one of a few words, lower-cased. */
+function choice<T extends string>(env: Env, name: SettingName, choices: readonly T[]): T | null {
+  const value = text(env, name)?.toLowerCase() ?? null
+  if (value !== null && !choices.includes(value as T)) {
+    throw new ImproperlyConfigured(name, `must be one of ${choices.join(', ')}, not "${value}".`)
+  }
+  return value as T | null
+}
+
+/** An http(s) URL setting, or null when unset. */
+function httpUrl(env: Env, name: SettingName): URL | null {
+  const raw = text(env, name)
+  if (raw === null) return null
+  const url = parseUrl(raw)
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ImproperlyConfigured(name, `must be an http(s) URL, not "${raw}".`)
+  }
+  return url
+}
+
+/** The e-mail settings: the backend and what it needs, checked together. */
+function email(env: Env, debug: boolean) {
+  const backend = choice<EmailBackend>(env, 'EMAIL_BACKEND', ['cloudflare', 'http', 'console'])
+  const httpUrlValue = httpUrl(env, 'EMAIL_HTTP_URL')
+  if (backend === 'http' && httpUrlValue === null) {
+    throw new ImproperlyConfigured('EMAIL_HTTP_URL', 'must be set when EMAIL_BACKEND is http.')
+  }
+  if (backend === 'cloudflare' && !env.EMAIL) {
+    throw new ImproperlyConfigured(
+      'EMAIL_BACKEND',
+      'is cloudflare, but the Worker has no send_email binding named EMAIL.',
+    )
+  }
+  const from = withDefault(env, 'EMAIL_FROM').trim()
+  // One address, no display name: it goes into a header (and Cloudflare checks it as is).
+  if (!/^[^\s@<>,"]+@[^\s@<>,"]+$/.test(from)) {
+    throw new ImproperlyConfigured('EMAIL_FROM', `must be an e-mail address, not "${from}".`)
+  }
+  const site = httpUrl(env, 'SITE_URL')
+  if (site && (site.pathname !== '/' || site.search || site.hash || site.username)) {
+    throw new ImproperlyConfigured(
+      'SITE_URL',
+      `must be scheme://host[:port] without a path, not "${text(env, 'SITE_URL')}".`,
+    )
+  }
+  return {
+    emailBackend: backend ?? (debug ? 'console' : null),
+    emailHttpUrl: httpUrlValue,
+    emailHttpToken: env.EMAIL_HTTP_TOKEN?.trim() || null,
+    emailFrom: from,
+    siteUrl: site?.origin ?? null,
+    passwordResetTimeout: integer(env, 'PASSWORD_RESET_TIMEOUT', 1),
+    emailVerification:
+      choice<EmailVerification>(env, 'EMAIL_VERIFICATION', ['none', 'optional', 'mandatory']) ??
+      'none',
+    signupOpen: choice(env, 'SIGNUP', ['open', 'closed']) === 'open',
+  }
+}
+
 /**
  * Reads and validates every setting. Throws `ImproperlyConfigured` naming the first bad one.
  * Call once per isolate (the Worker caches the result with the app).
@@ -795,5 +926,6 @@ export function loadConfig(env: Env): Config {
     webauthnRpId: webauthnRpId(env),
     webauthnOrigins: webauthnOrigins(env),
     mfaFailureLimit: integer(env, 'MFA_FAILURE_LIMIT', 1),
+    ...email(env, debug),
   }
 }

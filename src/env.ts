@@ -13,4 +13,6 @@ export interface Env extends Settings {
   SESSIONS: KVNamespace
   /** Users (Django's auth_user), the per-user session index, the login throttle, the audit log. */
   DB: D1Database
+  /** Cloudflare's e-mail sending (`[[send_email]] name = "EMAIL"`), for EMAIL_BACKEND=cloudflare. */
+  EMAIL?: SendEmail
 }

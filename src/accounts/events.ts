@@ -23,6 +23,8 @@ export type EventType =
   | 'user_deleted'
   | 'user_imported'
   | 'email_verified'
+  | 'email_verification_sent'
+  | 'signup'
   | 'mfa_enabled'
   | 'mfa_disabled'
   | 'mfa_failed'

@@ -216,11 +216,40 @@ export class Accounts {
 
   // The changes. Each is one call for its callers.
 
-  /** Creates a user (the password already hashed, or unusable). */
-  async create(fields: NewUser, actor: Actor): Promise<UserRow> {
+  /**
+   * Creates a user (the password already hashed, or unusable). The event is `user_created`, or
+   * `signup` for a user who signed themselves up.
+   */
+  async create(
+    fields: NewUser,
+    actor: Actor,
+    options: { event?: 'user_created' | 'signup' } = {},
+  ): Promise<UserRow> {
     const user = await this.users.create(fields)
-    await this.events.record({ type: 'user_created', user, detail: flagsOf(user) }, actor)
+    await this.events.record(
+      { type: options.event ?? 'user_created', user, detail: flagsOf(user) },
+      actor,
+    )
     return user
+  }
+
+  /**
+   * Marks the user's e-mail verified (a verification link followed). The snapshot carries
+   * `email_verified`, so live sessions are rewritten. Nothing is written or recorded when it
+   * already is.
+   */
+  async verifyEmail(before: UserRow, actor: Actor): Promise<Applied> {
+    if (before.email_verified === 1) return { user: before, ...NOTHING }
+    return this.apply(
+      {
+        before,
+        write: [this.users.setEmailVerifiedStatement(before.id, true)],
+        undo: [this.users.setEmailVerifiedStatement(before.id, false)],
+        revocation: 'refresh',
+        event: { type: 'email_verified', user: before, detail: { email: before.email } },
+      },
+      actor,
+    )
   }
 
   /**

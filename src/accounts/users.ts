@@ -52,6 +52,15 @@ export function usernameProblem(username: string): string | null {
   return null
 }
 
+/**
+ * Django's `_unicode_ci_compare`: two e-mail addresses are the same when their NFKC forms match
+ * ignoring case (so `ß` and `SS`, or `ﬁ` and `fi`, do).
+ */
+export function sameEmail(a: string, b: string): boolean {
+  const fold = (value: string) => value.normalize('NFKC').toUpperCase().toLowerCase()
+  return fold(a) === fold(b)
+}
+
 /** The USER of the contract (and of the session snapshot): never the password hash. */
 export function toSnapshot(row: UserRow): UserSnapshot {
   return {
@@ -196,6 +205,25 @@ export class UserRepository {
   /** Stores a new password hash (an upgrade of the same password: nothing to revoke). */
   async setPassword(id: number, encoded: string): Promise<void> {
     await this.setPasswordStatement(id, encoded).run()
+  }
+
+  /**
+   * The users whose e-mail is `email` ignoring ASCII case (SQLite's NOCASE, served by an index);
+   * the caller narrows it to Django's Unicode-aware comparison (`sameEmail`).
+   */
+  async byEmail(email: string): Promise<UserRow[]> {
+    const { results } = await this.db
+      .prepare(`SELECT ${USER_SELECT} FROM users WHERE email = ?1 COLLATE NOCASE ORDER BY id`)
+      .bind(email)
+      .all<UserRow>()
+    return results.filter((row) => sameEmail(row.email, email))
+  }
+
+  /** A statement setting `email_verified`. */
+  setEmailVerifiedStatement(id: number, verified: boolean): D1PreparedStatement {
+    return this.db
+      .prepare('UPDATE users SET email_verified = ?1 WHERE id = ?2')
+      .bind(verified ? 1 : 0, id)
   }
 
   /** A statement setting `is_active`, `is_staff` or `is_superuser`. */

@@ -11,6 +11,7 @@ import type { Accounts, Actor } from '../accounts'
 import { checkPassword, makePassword } from '../accounts/passwords'
 import type { UserRow } from '../accounts/users'
 import { validatePassword } from '../accounts/validators'
+import type { EmailVerification } from '../config'
 import { ApiError, NOT_AUTHENTICATED, ValidationError } from '../errors'
 import {
   type FactorCounts,
@@ -56,6 +57,8 @@ export interface SignInContext {
   throttle: LoginThrottle
   /** The client: its address counts for the throttle, and it is named in the events. */
   actor: Actor
+  /** EMAIL_VERIFICATION: with `mandatory`, an unverified user is not signed in. Default `none`. */
+  emailVerification?: EmailVerification
   /**
    * Runs bookkeeping after the response (the Worker's `waitUntil`), so a successful sign-in does
    * not wait for its audit row.
@@ -81,6 +84,9 @@ export async function signIn(context: SignInContext, factor: Factor): Promise<Si
       return signInWithPasskey(context, factor)
   }
 }
+
+/** The answer to the right password of a user who has not verified their e-mail. */
+export const EMAIL_NOT_VERIFIED = 'E-mail is not verified.'
 
 /** How a first factor proved the user, for `completeSignIn`. */
 export interface Proof {
@@ -109,6 +115,11 @@ export async function completeSignIn(
 ): Promise<SignInResult> {
   const { accounts, session, actor, defer } = context
   if (user.is_active !== 1) throw new ValidationError(INVALID_CREDENTIALS)
+  // allauth's mandatory verification: said only after the first factor proved the user, so it
+  // tells nothing to someone without the password.
+  if (context.emailVerification === 'mandatory' && user.email_verified !== 1) {
+    throw new ValidationError(EMAIL_NOT_VERIFIED)
+  }
   if (!proof.amr.includes('mfa')) {
     const counts = proof.factors ?? (await new MfaRepository(accounts.db).counts(user.id))
     const methods = secondFactorMethods(counts)

@@ -18,6 +18,7 @@ import { LoginThrottle } from '../throttle'
 import { inBackground } from '../utils/background'
 import { isObject } from '../utils/json'
 import { fieldError, readObject, requiredString } from './body'
+import { mailRoutes } from './mail'
 import { route } from './methods'
 import { mfaRoutes } from './mfa'
 import { safeRedirect } from './redirect'
@@ -54,6 +55,7 @@ export async function signInRequest(
       session: c.var.session,
       throttle: throttleFor(c, config),
       actor: actorOf(c),
+      emailVerification: config.emailVerification,
       defer: (work) => inBackground(c, work),
     },
     factor,
@@ -238,6 +240,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   })
 
   app.route('/', mfaRoutes(config))
+  app.route('/', mailRoutes(config))
 
   app.all('*', () => {
     throw new NotFound()

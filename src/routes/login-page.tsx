@@ -58,13 +58,15 @@ input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid 
 a { color: var(--accent); }
 .error { background: var(--error-bg); color: var(--error); border-radius: 8px; padding: 0.6rem 0.75rem; }
 .muted { color: var(--muted); font-size: 0.875rem; }
+.links { margin: 1rem 0 0; text-align: center; }
 .secondary { background: transparent; color: var(--accent); border: 1px solid var(--line);
   margin-top: 0.75rem; }
 `
 
 const ERROR_ID = 'login-error'
 
-function Layout(props: { title: string; children: unknown; script?: boolean }) {
+/** Every HTML page's frame: the same look, and the page's script only when it has one. */
+export function Layout(props: { title: string; children: unknown; script?: boolean }) {
   return (
     <>
       {raw('<!doctype html>')}
@@ -157,6 +159,9 @@ export function SignInPage(props: SignInProps) {
         <button type="submit">Sign in</button>
       </form>
       <PasskeyButton label="Sign in with a passkey" next={props.safeNext} />
+      <p class="muted links">
+        <a href="/auth/password/reset">Forgot password?</a>
+      </p>
     </Layout>
   )
 }

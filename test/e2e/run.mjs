@@ -12,6 +12,7 @@ import { caddyTest } from './caddy.mjs'
 import { configTest } from './config.mjs'
 import { djangoTest, djangoUnitTests } from './django.mjs'
 import { runTest } from './lib.mjs'
+import { mailTest } from './mail.mjs'
 import { nginxTest } from './nginx.mjs'
 import { passkeysTest } from './passkeys.mjs'
 import { websocketTest } from './websocket.mjs'
@@ -26,6 +27,7 @@ const TESTS = {
   django: djangoTest,
   websocket: websocketTest,
   passkeys: passkeysTest,
+  mail: mailTest,
 }
 
 const wanted = process.argv.slice(2)
