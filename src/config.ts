@@ -217,8 +217,7 @@ export const SETTINGS = [
     name: 'SSO_PROVIDERS',
     kind: 'setting',
     default: null,
-    meaning:
-      'a JSON array of identity providers (id, name, issuer or type github, client_id, ...)',
+    meaning: 'a JSON array of identity providers (id, name, issuer or type github, client_id, ...)',
   },
 ] as const satisfies readonly Setting[]
 
@@ -838,7 +837,8 @@ function readProvider(env: Env, entry: unknown, position: number): SsoProvider {
     fail(`"type" must be "github" (or "oidc", with "issuer"), not ${JSON.stringify(type)}.`)
   }
   const github = type === 'github'
-  if (!github && issuer === undefined) fail('needs an "issuer" (OpenID Connect) or "type": "github".')
+  if (!github && issuer === undefined)
+    fail('needs an "issuer" (OpenID Connect) or "type": "github".')
   if (!github && fields.api_url !== undefined) fail('"api_url" is for "type": "github" only.')
   for (const flag of ['signup', 'link_by_email'] as const) {
     if (fields[flag] !== undefined && typeof fields[flag] !== 'boolean') {

@@ -140,7 +140,18 @@ async function keySetOf(
 }
 
 /** Asymmetric algorithms only: `none` and HMAC (keyed by the client secret) are never accepted. */
-const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
+const SIGNING_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+]
 
 /**
  * Verifies a JWT's signature with the provider's keys (refetched once for an unknown key) and
@@ -207,7 +218,10 @@ export async function authorizationUrl(
   url.searchParams.set('response_type', 'code')
   url.searchParams.set('scope', scopesOf(provider))
   url.searchParams.set('state', pending.state)
-  url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(pending.codeVerifier))
+  url.searchParams.set(
+    'code_challenge',
+    await oauth.calculatePKCECodeChallenge(pending.codeVerifier),
+  )
   url.searchParams.set('code_challenge_method', 'S256')
   if (pending.nonce !== null) url.searchParams.set('nonce', pending.nonce)
   return url
@@ -217,7 +231,9 @@ export async function authorizationUrl(
 function providerRefusal(error: unknown): ProviderError | null {
   if (error instanceof oauth.AuthorizationResponseError) {
     const description = error.error_description ? `: ${error.error_description}` : ''
-    return new ProviderError(`The identity provider refused the sign-in (${error.error}${description}).`)
+    return new ProviderError(
+      `The identity provider refused the sign-in (${error.error}${description}).`,
+    )
   }
   if (error instanceof oauth.ResponseBodyError) {
     return new ProviderError(`The identity provider refused the code (${error.error}).`)
@@ -332,7 +348,9 @@ async function githubIdentity(provider: SsoProvider, token: string): Promise<Ver
   let groups: string[] | null = null
   if (provider.groupsClaim !== null) {
     const orgs = await githubApi(provider, '/user/orgs', token)
-    groups = Array.isArray(orgs) ? orgs.map((org) => (isObject(org) ? text(org.login) : '')).filter(Boolean) : []
+    groups = Array.isArray(orgs)
+      ? orgs.map((org) => (isObject(org) ? text(org.login) : '')).filter(Boolean)
+      : []
   }
   return {
     subject: String(user.id),

@@ -48,9 +48,7 @@ export class IdentityRepository {
 
   insertStatement(row: IdentityRow): D1PreparedStatement {
     return this.db
-      .prepare(
-        `INSERT INTO user_identities (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
-      )
+      .prepare(`INSERT INTO user_identities (${COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`)
       .bind(
         row.id,
         row.user_id,
@@ -94,7 +92,11 @@ export class IdentityRepository {
    * The public ids of the sessions a back-channel logout names: those of `subject`, or of `sid`,
    * or both when both are given (OpenID Connect Back-Channel Logout 1.0, section 2.4).
    */
-  async sessionsOf(provider: string, subject: string | null, sid: string | null): Promise<string[]> {
+  async sessionsOf(
+    provider: string,
+    subject: string | null,
+    sid: string | null,
+  ): Promise<string[]> {
     const { results } = await this.db
       .prepare(
         `SELECT session_id FROM sso_sessions WHERE provider = ?1
