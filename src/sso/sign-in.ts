@@ -116,11 +116,9 @@ async function userFor(
     await link(signedIn, 'connect')
     return signedIn
   }
-  const sameEmail =
-    identity.email !== '' && identity.emailVerified
-      ? await accounts.users.withEmail(identity.email)
-      : []
-  if (provider.linkByEmail && sameEmail.length === 1) {
+  const sameEmail = identity.email !== '' ? await accounts.users.withEmail(identity.email) : []
+  // Only an e-mail the provider verified proves the person owns that account's address.
+  if (provider.linkByEmail && identity.emailVerified && sameEmail.length === 1) {
     const user = sameEmail[0] as UserRow
     await link(user, 'email')
     return user
