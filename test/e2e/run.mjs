@@ -14,6 +14,7 @@ import { djangoTest, djangoUnitTests } from './django.mjs'
 import { runTest } from './lib.mjs'
 import { nginxTest } from './nginx.mjs'
 import { passkeysTest } from './passkeys.mjs'
+import { ssoTest } from './sso.mjs'
 import { websocketTest } from './websocket.mjs'
 
 const TESTS = {
@@ -26,6 +27,7 @@ const TESTS = {
   django: djangoTest,
   websocket: websocketTest,
   passkeys: passkeysTest,
+  sso: ssoTest,
 }
 
 const wanted = process.argv.slice(2)
