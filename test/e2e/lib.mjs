@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
 import { generatePrivateJwk } from '../../scripts/lib/jwk.mjs'
 import { freePort } from '../../scripts/lib/ports.mjs'
 
@@ -51,9 +52,38 @@ export async function waitForHttp(url, ms = 90_000, status = 200) {
 }
 
 /** The processes and directories of one test, all released by `cleanup()`. */
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+
 export class Resources {
   #processes = []
   #dirs = []
+  #browsers = []
+
+  /**
+   * A page in a fresh context of a new headless Chromium (Debian's), closed at cleanup; the
+   * context is `page.context()`.
+   */
+  async page() {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      timeout: 60_000,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    })
+    this.#browsers.push(browser)
+    const context = await browser.newContext({ viewport: { width: 960, height: 640 } })
+    const page = await context.newPage()
+    page.setDefaultTimeout(20_000)
+    page.setDefaultNavigationTimeout(30_000)
+    return page
+  }
 
   /** A temporary directory, removed at cleanup. */
   async tempDir(prefix) {
@@ -96,8 +126,9 @@ export class Resources {
     return { code, output: child.output() }
   }
 
-  /** Ends every process group this test started (TERM, then KILL), and removes temp dirs. */
+  /** Closes the browsers, ends every process group this test started (TERM, then KILL), and removes temp dirs. */
   async cleanup() {
+    for (const browser of this.#browsers) await browser.close().catch(() => {})
     const alive = this.#processes.filter(({ child }) => child.exitCode === null && child.pid)
     for (const { child } of alive) signalGroup(child.pid, 'SIGTERM')
     await Promise.race([
