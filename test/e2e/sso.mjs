@@ -8,10 +8,8 @@
 import { createServer } from 'node:http'
 import { exportJWK, generateKeyPair } from 'jose'
 import Provider from 'oidc-provider'
-import { chromium } from 'playwright-core'
 import { check, freePort, startStack, withTimeout } from './lib.mjs'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const CLIENT_ID = 'sessiongate-e2e'
 const CLIENT_SECRET = 'e2e-client-secret-that-is-long-enough'
 const LOGIN = 'grace'
@@ -93,25 +91,8 @@ export async function ssoTest(resources) {
   })
   const server = await startProvider(issuer, base)
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 60_000,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  })
+  const page = await resources.page()
   try {
-    const context = await browser.newContext({ viewport: { width: 960, height: 640 } })
-    const page = await context.newPage()
-    page.setDefaultTimeout(20_000)
-    page.setDefaultNavigationTimeout(30_000)
-
     // 1. The sign-in page's button goes to the provider's login page.
     await page.goto(`${base}/auth/login?next=${encodeURIComponent('/dashboard?via=sso')}`)
     const button = page.locator('a.provider', { hasText: 'Sign in with E2E Identity' })
@@ -163,9 +144,7 @@ export async function ssoTest(resources) {
       (await page.locator('[role=alert]').textContent())?.includes('missing or expired state'),
       'the sign-in page says why',
     )
-    await context.close()
   } finally {
-    await browser.close()
     await withTimeout(
       new Promise((resolve) => {
         server.closeAllConnections()
