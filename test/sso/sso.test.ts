@@ -43,6 +43,19 @@ const PROVIDERS = [
     client_id: 'gh-client',
     signup: true,
   },
+  {
+    id: 'gh-orgs',
+    name: 'GitHub (organisations)',
+    type: 'github',
+    issuer: `${issuer}/gh`,
+    api_url: `${issuer}/ghapi`,
+    client_id: 'gh-client',
+    signup: true,
+    groups_claim: 'orgs',
+    scopes: ['read:user', 'user:email', 'read:org'],
+  },
+  // Nothing listens on port 9 of loopback: the provider is down.
+  { id: 'down', name: 'Down', issuer: 'http://127.0.0.1:9', client_id: 'gateway' },
 ]
 
 const SETTINGS: Partial<Env> = {
@@ -50,6 +63,7 @@ const SETTINGS: Partial<Env> = {
   SSO_CLIENT_SECRET_IDP: CLIENT_SECRET,
   SSO_CLIENT_SECRET_CLOSED: CLIENT_SECRET,
   SSO_CLIENT_SECRET_GH: CLIENT_SECRET,
+  SSO_CLIENT_SECRET_GH_ORGS: CLIENT_SECRET,
 }
 
 const fetcher = appFetch(SETTINGS)
@@ -138,6 +152,12 @@ describe('GET /auth/sso/{id}/login', () => {
   it('answers 404 for a provider that is not configured', async () => {
     const response = await new Client(fetcher).get('/auth/sso/nope/login')
     expect(response.status).toBe(404)
+  })
+
+  it('shows the sign-in page with 502 when the provider cannot be reached', async () => {
+    const response = await new Client(fetcher).get('/auth/sso/down/login?next=/x')
+    expect(response.status).toBe(502)
+    expect(await response.text()).toContain('could not be reached')
   })
 
   it('shows a button per provider on the sign-in page', async () => {
@@ -349,6 +369,26 @@ describe('GET /auth/sso/{id}/callback', () => {
     expect(identities.identities).toEqual([
       expect.objectContaining({ provider: 'gh', subject: expect.stringMatching(/^\d+$/) }),
     ])
+  })
+})
+
+describe('GitHub organisations as groups', () => {
+  it('makes the organisations the groups with groups_claim, asking for read:org', async () => {
+    const client = new Client(fetcher)
+    const start = await client.get('/auth/sso/gh-orgs/login')
+    const scope = new URL(start.headers.get('Location') ?? '').searchParams.get('scope')
+    expect(scope).toBe('read:user user:email read:org')
+    const login = uniqueName('orgs')
+    const response = await viaProvider(client, 'gh-orgs', {
+      as: {
+        id: 7000000 + Math.floor(Math.random() * 1000),
+        login,
+        emails: [],
+        orgs: ['acme', 'ops'],
+      },
+    })
+    expect(response.status).toBe(302)
+    expect((await me(client)).body.user.groups).toEqual(['acme', 'ops'])
   })
 })
 
