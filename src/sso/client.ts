@@ -284,7 +284,7 @@ export async function completeAuthorization(
     const refusal = providerRefusal(error)
     if (refusal) throw refusal
     console.error('SSO callback refused', { provider: provider.id, error: String(error) })
-    throw new ProviderError('The identity provider’s answer did not validate.')
+    throw new ProviderError("The identity provider's answer did not validate.")
   }
 }
 
