@@ -37,7 +37,13 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // The Node-side tools' tests (the user CLI, wrangler, the docs) run in Node:
     // vitest.node.config.ts.
-    exclude: [...configDefaults.exclude, 'test/cli/**', 'test/migrations/**', 'test/docs/**'],
+    exclude: [
+      ...configDefaults.exclude,
+      'test/cli/**',
+      'test/migrations/**',
+      'test/docs/**',
+      'test/bench/**',
+    ],
     setupFiles: ['test/setup.ts'],
     // Time for real work on a busy machine (CI shares its two cores), not a performance bound. The
     // dearest tests verify Django's own hashes (a million PBKDF2 iterations in JavaScript, argon2

@@ -7,7 +7,12 @@ import { defineConfig } from 'vitest/config'
  */
 export default defineConfig({
   test: {
-    include: ['test/cli/**/*.test.ts', 'test/migrations/**/*.test.ts', 'test/docs/**/*.test.ts'],
+    include: [
+      'test/cli/**/*.test.ts',
+      'test/migrations/**/*.test.ts',
+      'test/docs/**/*.test.ts',
+      'test/bench/**/*.test.ts',
+    ],
     environment: 'node',
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -178,13 +178,16 @@ function count(value: number | undefined): string {
   return value === 0 ? '0' : value.toFixed(3)
 }
 
-/** The results table, as printed and as copied into the docs. */
-export function resultsTable(results: readonly ScenarioResult[]): string {
+/**
+ * The results table, as printed and as copied into the docs. `ratioLabel` heads the column of
+ * each result's `ratio` (default `x ceiling`).
+ */
+export function resultsTable(results: readonly ScenarioResult[], ratioLabel = 'x ceiling'): string {
   const header = [
     'scenario',
     'conns',
     'req/s',
-    'x ceiling',
+    ratioLabel,
     'p50 ms',
     'p99 ms',
     'KV reads',

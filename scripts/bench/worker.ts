@@ -89,7 +89,17 @@ export interface WorkerOptions {
   bindings: Record<string, string>
   /** Opens workerd's V8 inspector on a free port (the memory check). Default false. */
   inspector?: boolean
+  /** The loopback port to serve on. Default 0: any free one. */
+  port?: number
+  /**
+   * Drops the Worker's `console.log` and `console.info` lines (the audit log's one per login),
+   * keeping its warnings and errors. Default false: everything is printed.
+   */
+  quiet?: boolean
 }
+
+/** Whether a line from workerd reaches the terminal when `quiet`. */
+const QUIET_LEVELS = new Set(['log', 'info', 'debug'])
 
 /** The Worker running in Miniflare, with local KV and D1. */
 export interface RunningWorker {
@@ -127,8 +137,15 @@ export async function startWorker(
     d1Databases: ['DB'],
     bindings: options.bindings,
     host: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     ...(options.inspector ? { inspectorPort: 0 } : {}),
+    ...(options.quiet
+      ? {
+          handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
+            if (!QUIET_LEVELS.has(level)) process.stderr.write(`${message}\n`)
+          },
+        }
+      : {}),
   })
   const url = await mf.ready
   const call = async (path: string, method: string) => {
