@@ -53,7 +53,9 @@ export default defineConfig({
     // taken by other processes, past vitest's 5 s default. A hang still fails, a minute later.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // A real local HTTP origin for the gateway tests, and a mail relay for the e-mail tests.
-    globalSetup: ['test/gateway/origin.ts', 'test/mail/relay.ts'],
+    // Real local HTTP servers: origins for the gateway tests (test/gateway/origin.ts), a mail
+    // relay for the e-mail tests (test/mail/relay.ts) and an identity provider for the SSO tests
+    // (test/sso/provider.ts).
+    globalSetup: ['test/gateway/origin.ts', 'test/mail/relay.ts', 'test/sso/provider.ts'],
   },
 })

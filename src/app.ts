@@ -16,6 +16,7 @@ import { requestMiddleware } from './request'
 import { authRoutes } from './routes/auth'
 import { isFormRequest, readBody } from './routes/body'
 import { route } from './routes/methods'
+import { BACKCHANNEL_LOGOUT_PATH } from './routes/sso'
 import { recordSigner, sessionMiddleware } from './session'
 import { guardBindings } from './storage'
 
@@ -84,6 +85,9 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
     csrfMiddleware({
       // A page of an origin allowed to call with credentials may also send unsafe requests.
       trustedOrigins: [...config.csrfTrustedOrigins, ...config.corsAllowedOrigins],
+      // Called by identity providers, server to server: the logout token's signature is its
+      // authentication (OpenID Connect Back-Channel Logout 1.0).
+      exempt: (c) => c.req.method === 'POST' && BACKCHANNEL_LOGOUT_PATH.test(c.req.path),
       cookieName: config.csrfCookieName,
       // DRF enforces the token only for requests the session cookie authenticated.
       isSessionAuthenticated: (c) => c.get('user') != null,

@@ -262,6 +262,13 @@ export const SETTINGS = [
     default: null,
     meaning: 'with EMAIL_BACKEND=http: sent as Authorization: Bearer <token>',
   },
+  // Single sign-on through OpenID Connect and GitHub.
+  {
+    name: 'SSO_PROVIDERS',
+    kind: 'setting',
+    default: null,
+    meaning: 'a JSON array of identity providers (id, name, issuer or type github, client_id, ...)',
+  },
 ] as const satisfies readonly Setting[]
 
 /** Who may take a route: anyone, a signed-in user, or one with `is_staff` or `is_superuser`. */
@@ -389,6 +396,32 @@ export interface Config {
   emailVerification: EmailVerification
   /** SIGNUP is `open`. */
   signupOpen: boolean
+  /** SSO_PROVIDERS, each with its SSO_CLIENT_SECRET_<ID>. */
+  ssoProviders: SsoProvider[]
+}
+
+/** One identity provider of SSO_PROVIDERS. */
+export interface SsoProvider {
+  /** URL-safe: the paths `/auth/sso/{id}/...` and the secret `SSO_CLIENT_SECRET_<ID>`. */
+  id: string
+  /** The sign-in button's text. */
+  name: string
+  /** `oidc`: OpenID Connect, configured by discovery from `issuer`; `github`: GitHub OAuth 2.0. */
+  kind: 'oidc' | 'github'
+  /** The OpenID issuer; for GitHub, its web origin (github.com, or a GitHub Enterprise Server). */
+  issuer: URL
+  /** GitHub's REST API (api.github.com, or `<server>/api/v3`); null for OpenID Connect. */
+  apiUrl: URL | null
+  clientId: string
+  /** SSO_CLIENT_SECRET_<ID>; null for a public client (PKCE only). */
+  clientSecret: string | null
+  scopes: string[]
+  /** E-mail domains, lower-case, that may sign in; empty: any. */
+  allowedDomains: string[]
+  signup: boolean
+  linkByEmail: boolean
+  /** The claim whose values become the user's groups at each sign-in; null: groups untouched. */
+  groupsClaim: string | null
 }
 
 /** How e-mail leaves: Cloudflare's send_email binding, a JSON POST to a relay, or the log. */
@@ -832,6 +865,38 @@ function httpUrl(env: Env, name: SettingName): URL | null {
   return url
 }
 
+/** The fields an SSO_PROVIDERS entry may have: anything else is a typo that would do nothing. */
+const SSO_FIELDS = new Set([
+  'id',
+  'name',
+  'issuer',
+  'type',
+  'client_id',
+  'scopes',
+  'allowed_domains',
+  'signup',
+  'link_by_email',
+  'groups_claim',
+  'api_url',
+])
+const SSO_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/i
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * An issuer (or GitHub URL) of SSO_PROVIDERS: https, or http on a loopback host only (local
+ * development and tests), since tokens and codes travel over it.
+ */
+function providerUrl(raw: unknown, field: string, fail: (problem: string) => never): URL {
+  const url = typeof raw === 'string' ? parseUrl(raw.trim()) : null
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+    return fail(`"${field}" must be an https URL, not ${JSON.stringify(raw)}.`)
+  }
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    fail(`"${field}" must use https (http only for loopback hosts), not "${raw}".`)
+  }
+  return url
+}
+
 /** The e-mail settings: the backend and what it needs, checked together. */
 function email(env: Env, debug: boolean) {
   const backend = choice<EmailBackend>(env, 'EMAIL_BACKEND', ['cloudflare', 'http', 'console'])
@@ -869,6 +934,100 @@ function email(env: Env, debug: boolean) {
       'none',
     signupOpen: choice(env, 'SIGNUP', ['open', 'closed']) === 'open',
   }
+}
+
+function stringList(raw: unknown, field: string, fail: (problem: string) => never): string[] {
+  if (raw === undefined) return []
+  if (!Array.isArray(raw) || !raw.every((item) => typeof item === 'string' && item.trim())) {
+    return fail(`"${field}" must be an array of strings.`)
+  }
+  return raw.map((item: string) => item.trim())
+}
+
+/** One SSO_PROVIDERS entry, read, with its secret; throws naming SSO_PROVIDERS and the entry. */
+function readProvider(env: Env, entry: unknown, position: number): SsoProvider {
+  const fail = (problem: string): never => {
+    throw new ImproperlyConfigured('SSO_PROVIDERS', `entry ${position}: ${problem}`)
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    return fail('must be an object with "id", "name" and "client_id".')
+  }
+  const fields = entry as Record<string, unknown>
+  for (const field of Object.keys(fields)) {
+    if (!SSO_FIELDS.has(field)) fail(`has an unknown field "${field}".`)
+  }
+  const { id, name, issuer, type, client_id: clientId, groups_claim: groupsClaim } = fields
+  if (typeof id !== 'string' || !SSO_ID.test(id)) {
+    fail(`"id" must be letters, digits, "-" and "_", not ${JSON.stringify(id)}.`)
+  }
+  if (typeof name !== 'string' || name.trim() === '') fail('"name" must be a non-empty string.')
+  if (typeof clientId !== 'string' || clientId.trim() === '') {
+    fail('"client_id" must be a non-empty string.')
+  }
+  if (type !== undefined && type !== 'github' && type !== 'oidc') {
+    fail(`"type" must be "github" (or "oidc", with "issuer"), not ${JSON.stringify(type)}.`)
+  }
+  const github = type === 'github'
+  if (!github && issuer === undefined)
+    fail('needs an "issuer" (OpenID Connect) or "type": "github".')
+  if (!github && fields.api_url !== undefined) fail('"api_url" is for "type": "github" only.')
+  for (const flag of ['signup', 'link_by_email'] as const) {
+    if (fields[flag] !== undefined && typeof fields[flag] !== 'boolean') {
+      fail(`"${flag}" must be true or false.`)
+    }
+  }
+  if (groupsClaim !== undefined && (typeof groupsClaim !== 'string' || groupsClaim === '')) {
+    fail('"groups_claim" must be a claim name.')
+  }
+  const issuerUrl = providerUrl(issuer ?? 'https://github.com', 'issuer', fail)
+  const apiUrl = github
+    ? providerUrl(fields.api_url ?? 'https://api.github.com', 'api_url', fail)
+    : null
+  // Secrets are upper-case names: SSO_CLIENT_SECRET_<ID>, "-" read as "_".
+  const secretName = `SSO_CLIENT_SECRET_${(id as string).toUpperCase().replaceAll('-', '_')}`
+  const secret = env[secretName as `SSO_CLIENT_SECRET_${string}`]
+  return {
+    id: id as string,
+    name: (name as string).trim(),
+    kind: github ? 'github' : 'oidc',
+    issuer: issuerUrl,
+    apiUrl,
+    clientId: (clientId as string).trim(),
+    clientSecret: typeof secret === 'string' && secret !== '' ? secret : null,
+    scopes: stringList(fields.scopes, 'scopes', fail),
+    allowedDomains: stringList(fields.allowed_domains, 'allowed_domains', fail).map((domain) =>
+      domain.toLowerCase().replace(/^@/, ''),
+    ),
+    signup: fields.signup === true,
+    linkByEmail: fields.link_by_email === true,
+    groupsClaim: (groupsClaim as string | undefined) ?? null,
+  }
+}
+
+/** SSO_PROVIDERS: a JSON array of providers, each `id` once. */
+function ssoProviders(env: Env): SsoProvider[] {
+  const raw = text(env, 'SSO_PROVIDERS')
+  if (raw === null) return []
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    throw new ImproperlyConfigured('SSO_PROVIDERS', 'must be a JSON array of providers.')
+  }
+  if (!Array.isArray(parsed)) {
+    throw new ImproperlyConfigured('SSO_PROVIDERS', 'must be a JSON array of providers.')
+  }
+  const providers = parsed.map((entry, index) => readProvider(env, entry, index + 1))
+  const ids = new Set<string>()
+  for (const provider of providers) {
+    // Ids name paths and secrets, which are read without regard to case.
+    const key = provider.id.toLowerCase().replaceAll('-', '_')
+    if (ids.has(key)) {
+      throw new ImproperlyConfigured('SSO_PROVIDERS', `has the id "${provider.id}" twice.`)
+    }
+    ids.add(key)
+  }
+  return providers
 }
 
 /**
@@ -927,5 +1086,6 @@ export function loadConfig(env: Env): Config {
     webauthnOrigins: webauthnOrigins(env),
     mfaFailureLimit: integer(env, 'MFA_FAILURE_LIMIT', 1),
     ...email(env, debug),
+    ssoProviders: ssoProviders(env),
   }
 }

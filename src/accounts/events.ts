@@ -32,6 +32,7 @@ export type EventType =
   | 'passkey_removed'
   | 'sso_login'
   | 'sso_linked'
+  | 'sso_unlinked'
   | 'sso_logout'
   | 'token_created'
   | 'token_revoked'

@@ -426,6 +426,45 @@ export class Accounts {
       actor,
     )
   }
+
+  /**
+   * Makes the user's groups exactly `names` (an identity provider's groups claim at each
+   * sign-in): one change, live sessions rewritten. Nothing is written or recorded when they are
+   * already those. Throws `ValidationError` for a bad name.
+   */
+  async setGroups(before: UserRow, names: readonly string[], actor: Actor): Promise<Applied> {
+    const wanted = [...new Set(names)].sort()
+    for (const name of wanted) {
+      const problem = groupNameProblem(name)
+      if (problem) throw new ValidationError(problem)
+    }
+    const current = JSON.parse(before.groups) as string[]
+    const added = wanted.filter((name) => !current.includes(name))
+    const removed = current.filter((name) => !wanted.includes(name))
+    if (added.length === 0 && removed.length === 0) return { user: before, ...NOTHING }
+    const groups = new GroupRepository(this.db)
+    return this.apply(
+      {
+        before,
+        write: [
+          groups.createStatement(added),
+          groups.addMemberStatement(before.id, added),
+          groups.removeMemberStatement(before.id, removed),
+        ],
+        undo: [
+          groups.removeMemberStatement(before.id, added),
+          groups.addMemberStatement(before.id, removed),
+        ],
+        revocation: 'refresh',
+        event: {
+          type: 'user_changed',
+          user: before,
+          detail: { groups_added: added, groups_removed: removed },
+        },
+      },
+      actor,
+    )
+  }
 }
 
 /** The flags a user has. */

@@ -102,6 +102,17 @@ export class UserRepository {
       .first<UserRow>()
   }
 
+  /** The users with this e-mail address, compared without regard to case (at most `limit`). */
+  async withEmail(email: string, limit = 2): Promise<UserRow[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT ${USER_SELECT} FROM users WHERE email != '' AND lower(email) = lower(?1) LIMIT ?2`,
+      )
+      .bind(email, limit)
+      .all<UserRow>()
+    return results
+  }
+
   /** The user with this username (case-sensitive, as Django's ModelBackend), or null. */
   async getByUsername(username: string): Promise<UserRow | null> {
     return this.byUsernameStatement(username).first<UserRow>()

@@ -20,6 +20,8 @@ import {
   secondFactorMethods,
 } from '../mfa/repository'
 import type { Session } from '../session'
+import type { FederatedSession } from '../sso/repository'
+import { type IdentityFactor, signInWithIdentity } from '../sso/sign-in'
 import type { BatchedCheck, LoginThrottle } from '../throttle'
 import { authenticate, decoyPick, INVALID_CREDENTIALS, login, updateSessionAuthHash } from './login'
 import {
@@ -39,7 +41,7 @@ export interface PasswordFactor {
 }
 
 /** What proves who the user is. */
-export type FirstFactor = PasswordFactor | PasskeyFactor
+export type FirstFactor = PasswordFactor | PasskeyFactor | IdentityFactor
 
 /** A first factor, or the code of the second step. */
 export type Factor = FirstFactor | CodeFactor
@@ -82,6 +84,8 @@ export async function signIn(context: SignInContext, factor: Factor): Promise<Si
       return signInWithCode(context, factor)
     case 'passkey':
       return signInWithPasskey(context, factor)
+    case 'sso':
+      return signInWithIdentity(context, factor)
   }
 }
 
@@ -100,6 +104,8 @@ export interface Proof {
   guard?: BatchedCheck
   /** The user's second factors, when the first factor's own queries read them. */
   factors?: FactorCounts
+  /** The identity provider's session, for a sign-in through one (back-channel logout). */
+  federated?: FederatedSession
 }
 
 /**
@@ -134,6 +140,7 @@ export async function completeSignIn(
     amr: proof.amr,
     backend: proof.backend,
     guard: proof.guard,
+    federated: proof.federated,
   })
   defer(
     accounts.events.record(

@@ -62,6 +62,11 @@ export interface CsrfOptions {
   formToken?: (c: Context) => Promise<string | undefined>
   /** The clock (ms) for the cookie's Expires. Default `Date.now`. */
   now?: () => number
+  /**
+   * Whether the request is exempt from the checks (Django's `csrf_exempt`): for endpoints called
+   * server to server that authenticate by what they carry. Default none.
+   */
+  exempt?: (c: Context) => boolean
 }
 
 /** Creates the CSRF middleware; it must run after the auth middleware. */
@@ -78,7 +83,7 @@ export function csrfMiddleware(
     const unsafe = !SAFE_METHODS.has(c.req.method)
     // A WebSocket handshake is a GET that browsers send cross-site with the cookies and no way
     // to add a token (cross-site WebSocket hijacking): its origin is checked as for a POST.
-    if (unsafe || isWebSocketHandshake(c.req.raw.headers)) {
+    if ((unsafe || isWebSocketHandshake(c.req.raw.headers)) && !options.exempt?.(c)) {
       const rejected = failedOrigin(
         { origin: c.req.header('Origin'), secFetchSite: c.req.header('Sec-Fetch-Site') },
         c.var.site.origin,

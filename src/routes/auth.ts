@@ -23,6 +23,7 @@ import { route } from './methods'
 import { mfaRoutes } from './mfa'
 import { safeRedirect } from './redirect'
 import { formLogin, formNext, signInPage } from './sign-in'
+import { ssoRoutes } from './sso'
 
 /** The throttle for this request, from the settings. */
 export function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
@@ -110,7 +111,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   })
 
   route(app, '/login', {
-    GET: signInPage,
+    GET: (c) => signInPage(c, config),
     POST: async (c) => {
       // A form with `next` is the HTML sign-in page's: it answers with a redirect or the form.
       const next = await formNext(c)
@@ -241,6 +242,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
 
   app.route('/', mfaRoutes(config))
   app.route('/', mailRoutes(config))
+  app.route('/', ssoRoutes(config))
 
   app.all('*', () => {
     throw new NotFound()

@@ -15,6 +15,7 @@ import { runTest } from './lib.mjs'
 import { mailTest } from './mail.mjs'
 import { nginxTest } from './nginx.mjs'
 import { passkeysTest } from './passkeys.mjs'
+import { ssoTest } from './sso.mjs'
 import { websocketTest } from './websocket.mjs'
 
 const TESTS = {
@@ -28,6 +29,7 @@ const TESTS = {
   websocket: websocketTest,
   passkeys: passkeysTest,
   mail: mailTest,
+  sso: ssoTest,
 }
 
 const wanted = process.argv.slice(2)
