@@ -27,6 +27,8 @@ export default defineConfig({
           TEST_USER_LIMITER: { simple: { limit: 3, period: 60 } },
           TEST_ANON_LIMITER: { simple: { limit: 3, period: 10 } },
         },
+        // Cloudflare's e-mail sending, run locally by miniflare (EMAIL_BACKEND=cloudflare).
+        email: { send_email: [{ name: 'EMAIL' }] },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations('migrations'),
           TEST_SCHEMA: statements('schema.sql'),
@@ -58,7 +60,9 @@ export default defineConfig({
     // taken by other processes, past vitest's 5 s default. A hang still fails, a minute later.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // A real local HTTP origin for the gateway tests (test/gateway/origin.ts).
-    globalSetup: ['test/gateway/origin.ts'],
+    // Real local HTTP servers: origins for the gateway tests (test/gateway/origin.ts), a mail
+    // relay for the e-mail tests (test/mail/relay.ts) and an identity provider for the SSO tests
+    // (test/sso/provider.ts).
+    globalSetup: ['test/gateway/origin.ts', 'test/mail/relay.ts', 'test/sso/provider.ts'],
   },
 })

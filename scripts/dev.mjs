@@ -139,6 +139,10 @@ async function main() {
   for (const { name } of SETTINGS) {
     if (process.env[name] !== undefined) vars[name] = process.env[name]
   }
+  // One client secret per SSO provider, named by its id (see SSO_PROVIDERS).
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('SSO_CLIENT_SECRET_') && value !== undefined) vars[name] = value
+  }
   if (vars.ORIGIN_URL === undefined) {
     const originPort = await freePort()
     vars.ORIGIN_URL = `http://127.0.0.1:${originPort}`

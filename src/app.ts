@@ -16,6 +16,7 @@ import { requestMiddleware } from './request'
 import { authRoutes } from './routes/auth'
 import { isFormRequest, readBody } from './routes/body'
 import { route } from './routes/methods'
+import { BACKCHANNEL_LOGOUT_PATH } from './routes/sso'
 import { recordSigner, sessionMiddleware } from './session'
 import { RecentRevocations, SessionCacheSigner } from './session/cache'
 import { guardBindings } from './storage'
@@ -104,11 +105,15 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
     csrfMiddleware({
       // A page of an origin allowed to call with credentials may also send unsafe requests.
       trustedOrigins: [...config.csrfTrustedOrigins, ...config.corsAllowedOrigins],
+      // Called by identity providers, server to server: the logout token's signature is its
+      // authentication (OpenID Connect Back-Channel Logout 1.0). And no cookie authenticates a
+      // token request: nothing for a forged cross-site request to ride.
+      exempt: (c) =>
+        c.get('credential')?.kind === 'token' ||
+        (c.req.method === 'POST' && BACKCHANNEL_LOGOUT_PATH.test(c.req.path)),
       cookieName: config.csrfCookieName,
       // DRF enforces the token only for requests the session cookie authenticated.
       isSessionAuthenticated: (c) => c.get('credential')?.kind === 'session',
-      // No cookie authenticates a token request: nothing for a forged cross-site request to ride.
-      isExempt: (c) => c.get('credential')?.kind === 'token',
       formToken: async (c) => {
         // Only /auth bodies are parsed here; proxied bodies stream to the origin untouched.
         if (!c.req.path.startsWith('/auth/') || !isFormRequest(c.req.raw)) return undefined

@@ -336,3 +336,51 @@ describe('second-factor settings', () => {
     )
   })
 })
+
+describe('e-mail settings', () => {
+  it('sends no e-mail by default outside DEBUG, and logs it in DEBUG', () => {
+    expect(loadConfig(base).emailBackend).toBeNull()
+    expect(loadConfig({ ...base, DEBUG: 'true' }).emailBackend).toBe('console')
+    expect(loadConfig(base)).toMatchObject({
+      emailFrom: 'webmaster@localhost',
+      siteUrl: null,
+      passwordResetTimeout: 259_200,
+      emailVerification: 'none',
+      signupOpen: false,
+    })
+  })
+
+  it('reads the http backend, SITE_URL and the choices', () => {
+    const config = loadConfig({
+      ...base,
+      EMAIL_BACKEND: 'HTTP',
+      EMAIL_HTTP_URL: 'https://relay.example.com/send',
+      EMAIL_HTTP_TOKEN: 'token',
+      SITE_URL: 'https://accounts.example.com/',
+      EMAIL_VERIFICATION: 'mandatory',
+      SIGNUP: 'open',
+    })
+    expect(config).toMatchObject({
+      emailBackend: 'http',
+      emailHttpToken: 'token',
+      siteUrl: 'https://accounts.example.com',
+      emailVerification: 'mandatory',
+      signupOpen: true,
+    })
+    expect(config.emailHttpUrl?.href).toBe('https://relay.example.com/send')
+  })
+
+  it('refuses bad e-mail settings, naming each', () => {
+    expect(problem({ EMAIL_BACKEND: 'smtp' })).toContain('EMAIL_BACKEND must be one of')
+    expect(problem({ EMAIL_BACKEND: 'http' })).toContain('EMAIL_HTTP_URL must be set')
+    expect(problem({ EMAIL_BACKEND: 'http', EMAIL_HTTP_URL: 'ftp://x' })).toContain(
+      'EMAIL_HTTP_URL must be an http(s) URL',
+    )
+    expect(problem({ EMAIL_BACKEND: 'cloudflare' })).toContain('send_email binding named EMAIL')
+    expect(problem({ EMAIL_FROM: 'Site <a@b.c>' })).toContain('EMAIL_FROM')
+    expect(problem({ SITE_URL: 'https://example.com/path' })).toContain('SITE_URL')
+    expect(problem({ PASSWORD_RESET_TIMEOUT: '0' })).toContain('PASSWORD_RESET_TIMEOUT')
+    expect(problem({ EMAIL_VERIFICATION: 'always' })).toContain('EMAIL_VERIFICATION')
+    expect(problem({ SIGNUP: 'yes' })).toContain('SIGNUP')
+  })
+})

@@ -232,6 +232,63 @@ export const SETTINGS = [
     default: '0',
     meaning: 'seconds (at most 60) a signed copy of the session lets safe requests skip KV; 0: off',
   },
+  // E-mail: password reset, e-mail verification and sign-up.
+  {
+    name: 'EMAIL_BACKEND',
+    kind: 'setting',
+    default: null,
+    meaning:
+      'cloudflare (the send_email binding EMAIL), http (EMAIL_HTTP_URL) or console; none: console in DEBUG, else no e-mail',
+  },
+  {
+    name: 'EMAIL_HTTP_URL',
+    kind: 'setting',
+    default: null,
+    meaning: 'with EMAIL_BACKEND=http: where each message is POSTed as JSON',
+  },
+  {
+    name: 'EMAIL_FROM',
+    kind: 'setting',
+    default: 'webmaster@localhost',
+    meaning: "the From address of every e-mail (Django's DEFAULT_FROM_EMAIL)",
+  },
+  {
+    name: 'SITE_URL',
+    kind: 'setting',
+    default: null,
+    meaning: "where links in e-mails start (scheme://host[:port]); none: the request's own origin",
+  },
+  {
+    name: 'PASSWORD_RESET_TIMEOUT',
+    kind: 'setting',
+    default: '259200',
+    meaning: 'seconds a password reset link works (three days, as Django)',
+  },
+  {
+    name: 'EMAIL_VERIFICATION',
+    kind: 'setting',
+    default: 'none',
+    meaning: "none, optional or mandatory (allauth's): mandatory refuses sign-in until verified",
+  },
+  {
+    name: 'SIGNUP',
+    kind: 'setting',
+    default: 'closed',
+    meaning: 'open: anyone may create an account at POST /auth/register; closed: 403',
+  },
+  {
+    name: 'EMAIL_HTTP_TOKEN',
+    kind: 'secret',
+    default: null,
+    meaning: 'with EMAIL_BACKEND=http: sent as Authorization: Bearer <token>',
+  },
+  // Single sign-on through OpenID Connect and GitHub.
+  {
+    name: 'SSO_PROVIDERS',
+    kind: 'setting',
+    default: null,
+    meaning: 'a JSON array of identity providers (id, name, issuer or type github, client_id, ...)',
+  },
 ] as const satisfies readonly Setting[]
 
 /** Who may take a route: anyone, a signed-in user, or one with `is_staff` or `is_superuser`. */
@@ -349,7 +406,55 @@ export interface Config {
   anonRateLimitPeriod: number
   /** SESSION_CACHE_SECONDS: 0 (off) to 60. */
   sessionCacheSeconds: number
+  /** EMAIL_BACKEND; without it, `console` in DEBUG, else null: nothing can be sent. */
+  emailBackend: EmailBackend | null
+  /** EMAIL_HTTP_URL; set whenever the backend is `http`. */
+  emailHttpUrl: URL | null
+  /** EMAIL_HTTP_TOKEN; null when unset. */
+  emailHttpToken: string | null
+  /** EMAIL_FROM. */
+  emailFrom: string
+  /** SITE_URL, as `scheme://host[:port]`; null: the request's own origin. */
+  siteUrl: string | null
+  /** PASSWORD_RESET_TIMEOUT in seconds. */
+  passwordResetTimeout: number
+  /** EMAIL_VERIFICATION. */
+  emailVerification: EmailVerification
+  /** SIGNUP is `open`. */
+  signupOpen: boolean
+  /** SSO_PROVIDERS, each with its SSO_CLIENT_SECRET_<ID>. */
+  ssoProviders: SsoProvider[]
 }
+
+/** One identity provider of SSO_PROVIDERS. */
+export interface SsoProvider {
+  /** URL-safe: the paths `/auth/sso/{id}/...` and the secret `SSO_CLIENT_SECRET_<ID>`. */
+  id: string
+  /** The sign-in button's text. */
+  name: string
+  /** `oidc`: OpenID Connect, configured by discovery from `issuer`; `github`: GitHub OAuth 2.0. */
+  kind: 'oidc' | 'github'
+  /** The OpenID issuer; for GitHub, its web origin (github.com, or a GitHub Enterprise Server). */
+  issuer: URL
+  /** GitHub's REST API (api.github.com, or `<server>/api/v3`); null for OpenID Connect. */
+  apiUrl: URL | null
+  clientId: string
+  /** SSO_CLIENT_SECRET_<ID>; null for a public client (PKCE only). */
+  clientSecret: string | null
+  scopes: string[]
+  /** E-mail domains, lower-case, that may sign in; empty: any. */
+  allowedDomains: string[]
+  signup: boolean
+  linkByEmail: boolean
+  /** The claim whose values become the user's groups at each sign-in; null: groups untouched. */
+  groupsClaim: string | null
+}
+
+/** How e-mail leaves: Cloudflare's send_email binding, a JSON POST to a relay, or the log. */
+export type EmailBackend = 'cloudflare' | 'http' | 'console'
+
+/** allauth's ACCOUNT_EMAIL_VERIFICATION. */
+export type EmailVerification = 'none' | 'optional' | 'mandatory'
 
 /** Django's own check (security.W009): 50+ characters, 5+ distinct, not a generated dev key. */
 const MIN_SECRET_LENGTH = 50
@@ -790,6 +895,191 @@ function webauthnOrigins(env: Env): string[] {
   return origins.map((origin) => origin.toLowerCase().replace(/\/$/, ''))
 }
 
+/** A setting that takes one of a few words, lower-cased. */
+function choice<T extends string>(env: Env, name: SettingName, choices: readonly T[]): T | null {
+  const value = text(env, name)?.toLowerCase() ?? null
+  if (value !== null && !choices.includes(value as T)) {
+    throw new ImproperlyConfigured(name, `must be one of ${choices.join(', ')}, not "${value}".`)
+  }
+  return value as T | null
+}
+
+/** An http(s) URL setting, or null when unset. */
+function httpUrl(env: Env, name: SettingName): URL | null {
+  const raw = text(env, name)
+  if (raw === null) return null
+  const url = parseUrl(raw)
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ImproperlyConfigured(name, `must be an http(s) URL, not "${raw}".`)
+  }
+  return url
+}
+
+/** The fields an SSO_PROVIDERS entry may have: anything else is a typo that would do nothing. */
+const SSO_FIELDS = new Set([
+  'id',
+  'name',
+  'issuer',
+  'type',
+  'client_id',
+  'scopes',
+  'allowed_domains',
+  'signup',
+  'link_by_email',
+  'groups_claim',
+  'api_url',
+])
+const SSO_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/i
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * An issuer (or GitHub URL) of SSO_PROVIDERS: https, or http on a loopback host only (local
+ * development and tests), since tokens and codes travel over it.
+ */
+function providerUrl(raw: unknown, field: string, fail: (problem: string) => never): URL {
+  const url = typeof raw === 'string' ? parseUrl(raw.trim()) : null
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+    return fail(`"${field}" must be an https URL, not ${JSON.stringify(raw)}.`)
+  }
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    fail(`"${field}" must use https (http only for loopback hosts), not "${raw}".`)
+  }
+  return url
+}
+
+/** The e-mail settings: the backend and what it needs, checked together. */
+function email(env: Env, debug: boolean) {
+  const backend = choice<EmailBackend>(env, 'EMAIL_BACKEND', ['cloudflare', 'http', 'console'])
+  const httpUrlValue = httpUrl(env, 'EMAIL_HTTP_URL')
+  if (backend === 'http' && httpUrlValue === null) {
+    throw new ImproperlyConfigured('EMAIL_HTTP_URL', 'must be set when EMAIL_BACKEND is http.')
+  }
+  if (backend === 'cloudflare' && !env.EMAIL) {
+    throw new ImproperlyConfigured(
+      'EMAIL_BACKEND',
+      'is cloudflare, but the Worker has no send_email binding named EMAIL.',
+    )
+  }
+  const from = withDefault(env, 'EMAIL_FROM').trim()
+  // One address, no display name: it goes into a header (and Cloudflare checks it as is).
+  if (!/^[^\s@<>,"]+@[^\s@<>,"]+$/.test(from)) {
+    throw new ImproperlyConfigured('EMAIL_FROM', `must be an e-mail address, not "${from}".`)
+  }
+  const site = httpUrl(env, 'SITE_URL')
+  if (site && (site.pathname !== '/' || site.search || site.hash || site.username)) {
+    throw new ImproperlyConfigured(
+      'SITE_URL',
+      `must be scheme://host[:port] without a path, not "${text(env, 'SITE_URL')}".`,
+    )
+  }
+  return {
+    emailBackend: backend ?? (debug ? 'console' : null),
+    emailHttpUrl: httpUrlValue,
+    emailHttpToken: env.EMAIL_HTTP_TOKEN?.trim() || null,
+    emailFrom: from,
+    siteUrl: site?.origin ?? null,
+    passwordResetTimeout: integer(env, 'PASSWORD_RESET_TIMEOUT', 1),
+    emailVerification:
+      choice<EmailVerification>(env, 'EMAIL_VERIFICATION', ['none', 'optional', 'mandatory']) ??
+      'none',
+    signupOpen: choice(env, 'SIGNUP', ['open', 'closed']) === 'open',
+  }
+}
+
+function stringList(raw: unknown, field: string, fail: (problem: string) => never): string[] {
+  if (raw === undefined) return []
+  if (!Array.isArray(raw) || !raw.every((item) => typeof item === 'string' && item.trim())) {
+    return fail(`"${field}" must be an array of strings.`)
+  }
+  return raw.map((item: string) => item.trim())
+}
+
+/** One SSO_PROVIDERS entry, read, with its secret; throws naming SSO_PROVIDERS and the entry. */
+function readProvider(env: Env, entry: unknown, position: number): SsoProvider {
+  const fail = (problem: string): never => {
+    throw new ImproperlyConfigured('SSO_PROVIDERS', `entry ${position}: ${problem}`)
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    return fail('must be an object with "id", "name" and "client_id".')
+  }
+  const fields = entry as Record<string, unknown>
+  for (const field of Object.keys(fields)) {
+    if (!SSO_FIELDS.has(field)) fail(`has an unknown field "${field}".`)
+  }
+  const { id, name, issuer, type, client_id: clientId, groups_claim: groupsClaim } = fields
+  if (typeof id !== 'string' || !SSO_ID.test(id)) {
+    fail(`"id" must be letters, digits, "-" and "_", not ${JSON.stringify(id)}.`)
+  }
+  if (typeof name !== 'string' || name.trim() === '') fail('"name" must be a non-empty string.')
+  if (typeof clientId !== 'string' || clientId.trim() === '') {
+    fail('"client_id" must be a non-empty string.')
+  }
+  if (type !== undefined && type !== 'github' && type !== 'oidc') {
+    fail(`"type" must be "github" (or "oidc", with "issuer"), not ${JSON.stringify(type)}.`)
+  }
+  const github = type === 'github'
+  if (!github && issuer === undefined)
+    fail('needs an "issuer" (OpenID Connect) or "type": "github".')
+  if (!github && fields.api_url !== undefined) fail('"api_url" is for "type": "github" only.')
+  for (const flag of ['signup', 'link_by_email'] as const) {
+    if (fields[flag] !== undefined && typeof fields[flag] !== 'boolean') {
+      fail(`"${flag}" must be true or false.`)
+    }
+  }
+  if (groupsClaim !== undefined && (typeof groupsClaim !== 'string' || groupsClaim === '')) {
+    fail('"groups_claim" must be a claim name.')
+  }
+  const issuerUrl = providerUrl(issuer ?? 'https://github.com', 'issuer', fail)
+  const apiUrl = github
+    ? providerUrl(fields.api_url ?? 'https://api.github.com', 'api_url', fail)
+    : null
+  // Secrets are upper-case names: SSO_CLIENT_SECRET_<ID>, "-" read as "_".
+  const secretName = `SSO_CLIENT_SECRET_${(id as string).toUpperCase().replaceAll('-', '_')}`
+  const secret = env[secretName as `SSO_CLIENT_SECRET_${string}`]
+  return {
+    id: id as string,
+    name: (name as string).trim(),
+    kind: github ? 'github' : 'oidc',
+    issuer: issuerUrl,
+    apiUrl,
+    clientId: (clientId as string).trim(),
+    clientSecret: typeof secret === 'string' && secret !== '' ? secret : null,
+    scopes: stringList(fields.scopes, 'scopes', fail),
+    allowedDomains: stringList(fields.allowed_domains, 'allowed_domains', fail).map((domain) =>
+      domain.toLowerCase().replace(/^@/, ''),
+    ),
+    signup: fields.signup === true,
+    linkByEmail: fields.link_by_email === true,
+    groupsClaim: (groupsClaim as string | undefined) ?? null,
+  }
+}
+
+/** SSO_PROVIDERS: a JSON array of providers, each `id` once. */
+function ssoProviders(env: Env): SsoProvider[] {
+  const raw = text(env, 'SSO_PROVIDERS')
+  if (raw === null) return []
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    throw new ImproperlyConfigured('SSO_PROVIDERS', 'must be a JSON array of providers.')
+  }
+  if (!Array.isArray(parsed)) {
+    throw new ImproperlyConfigured('SSO_PROVIDERS', 'must be a JSON array of providers.')
+  }
+  const providers = parsed.map((entry, index) => readProvider(env, entry, index + 1))
+  const ids = new Set<string>()
+  for (const provider of providers) {
+    // Ids name paths and secrets, which are read without regard to case.
+    const key = provider.id.toLowerCase().replaceAll('-', '_')
+    if (ids.has(key)) {
+      throw new ImproperlyConfigured('SSO_PROVIDERS', `has the id "${provider.id}" twice.`)
+    }
+    ids.add(key)
+  }
+  return providers
+}
+
 /**
  * Reads and validates every setting. Throws `ImproperlyConfigured` naming the first bad one.
  * Call once per isolate (the Worker caches the result with the app).
@@ -848,5 +1138,7 @@ export function loadConfig(env: Env): Config {
     userRateLimitPeriod: ratePeriod(env, 'USER_RATE_LIMIT_PERIOD'),
     anonRateLimitPeriod: ratePeriod(env, 'ANON_RATE_LIMIT_PERIOD'),
     sessionCacheSeconds: sessionCacheSeconds(env),
+    ...email(env, debug),
+    ssoProviders: ssoProviders(env),
   }
 }

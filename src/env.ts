@@ -9,6 +9,8 @@ export type Settings = { [Name in SettingName]?: string }
 
 /** The Worker's bindings, declared once. */
 export interface Env extends Settings {
+  /** The client secret of each confidential SSO provider, by its id (see SSO_PROVIDERS). */
+  [clientSecret: `SSO_CLIENT_SECRET_${string}`]: string | undefined
   /** Session records, `session:<sha256 hex of the session key>` (see docs/storage.md). */
   SESSIONS: KVNamespace
   /** Users (Django's auth_user), the per-user session index, the login throttle, the audit log. */
@@ -17,4 +19,6 @@ export interface Env extends Settings {
   USER_RATE_LIMITER?: RateLimit
   /** Workers Rate Limiting, per client address; none: no limit. */
   ANON_RATE_LIMITER?: RateLimit
+  /** Cloudflare's e-mail sending (`[[send_email]] name = "EMAIL"`), for EMAIL_BACKEND=cloudflare. */
+  EMAIL?: SendEmail
 }

@@ -299,6 +299,23 @@ export async function deactivateUser(context: CommandContext, username: string):
   context.say(`User '${user.username}' ${state}; ${plural(ended, 'session')} ended.`)
 }
 
+/**
+ * `verify-email`: marks the user's e-mail verified, as a followed verification link does (an
+ * operator's way in for a user made here, with EMAIL_VERIFICATION=mandatory). Live sessions see
+ * it at once.
+ */
+export async function verifyEmail(context: CommandContext, username: string): Promise<void> {
+  const user = await context.user(username)
+  if (user.email_verified) {
+    context.say(`The e-mail of '${user.username}' is already verified.`)
+    return
+  }
+  await context.change(`Verifying the e-mail of '${user.username}'`, (accounts) =>
+    accounts.verifyEmail(user, CLI_ACTOR),
+  )
+  context.say(`The e-mail of '${user.username}' is verified.`)
+}
+
 /** `activate`: is_active on. */
 export async function activateUser(context: CommandContext, username: string): Promise<void> {
   const user = await context.user(username)

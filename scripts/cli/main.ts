@@ -173,6 +173,13 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     run: (context, [username]) => commands.activateUser(context, username as string),
   },
+  'verify-email': {
+    usage: '<username>',
+    summary: 'mark the e-mail verified (as a verification link does)',
+    positionals: ['username'],
+    options: {},
+    run: (context, [username]) => commands.verifyEmail(context, username as string),
+  },
   staff: roleCommand('is_staff', 'staff'),
   superuser: roleCommand(
     'is_superuser',

@@ -386,11 +386,40 @@ export class Accounts {
 
   // The changes. Each is one call for its callers.
 
-  /** Creates a user (the password already hashed, or unusable). */
-  async create(fields: NewUser, actor: Actor): Promise<UserRow> {
+  /**
+   * Creates a user (the password already hashed, or unusable). The event is `user_created`, or
+   * `signup` for a user who signed themselves up.
+   */
+  async create(
+    fields: NewUser,
+    actor: Actor,
+    options: { event?: 'user_created' | 'signup' } = {},
+  ): Promise<UserRow> {
     const user = await this.users.create(fields)
-    await this.events.record({ type: 'user_created', user, detail: flagsOf(user) }, actor)
+    await this.events.record(
+      { type: options.event ?? 'user_created', user, detail: flagsOf(user) },
+      actor,
+    )
     return user
+  }
+
+  /**
+   * Marks the user's e-mail verified (a verification link followed). The snapshot carries
+   * `email_verified`, so live sessions are rewritten. Nothing is written or recorded when it
+   * already is.
+   */
+  async verifyEmail(before: UserRow, actor: Actor): Promise<Applied> {
+    if (before.email_verified === 1) return { user: before, ...NOTHING }
+    return this.apply(
+      {
+        before,
+        write: [this.users.setEmailVerifiedStatement(before.id, true)],
+        undo: [this.users.setEmailVerifiedStatement(before.id, false)],
+        revocation: 'refresh',
+        event: { type: 'email_verified', user: before, detail: { email: before.email } },
+      },
+      actor,
+    )
   }
 
   /**
@@ -563,6 +592,45 @@ export class Accounts {
           type: 'user_changed',
           user: before,
           detail: member ? { group_added: group } : { group_removed: group },
+        },
+      },
+      actor,
+    )
+  }
+
+  /**
+   * Makes the user's groups exactly `names` (an identity provider's groups claim at each
+   * sign-in): one change, live sessions rewritten. Nothing is written or recorded when they are
+   * already those. Throws `ValidationError` for a bad name.
+   */
+  async setGroups(before: UserRow, names: readonly string[], actor: Actor): Promise<Applied> {
+    const wanted = [...new Set(names)].sort()
+    for (const name of wanted) {
+      const problem = groupNameProblem(name)
+      if (problem) throw new ValidationError(problem)
+    }
+    const current = JSON.parse(before.groups) as string[]
+    const added = wanted.filter((name) => !current.includes(name))
+    const removed = current.filter((name) => !wanted.includes(name))
+    if (added.length === 0 && removed.length === 0) return { user: before, ...NOTHING }
+    const groups = new GroupRepository(this.db)
+    return this.apply(
+      {
+        before,
+        write: [
+          groups.createStatement(added),
+          groups.addMemberStatement(before.id, added),
+          groups.removeMemberStatement(before.id, removed),
+        ],
+        undo: [
+          groups.removeMemberStatement(before.id, added),
+          groups.addMemberStatement(before.id, removed),
+        ],
+        revocation: 'refresh',
+        event: {
+          type: 'user_changed',
+          user: before,
+          detail: { groups_added: added, groups_removed: removed },
         },
       },
       actor,

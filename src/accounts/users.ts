@@ -52,6 +52,15 @@ export function usernameProblem(username: string): string | null {
   return null
 }
 
+/**
+ * Django's `_unicode_ci_compare`: two e-mail addresses are the same when their NFKC forms match
+ * ignoring case (so `ß` and `SS`, or `ﬁ` and `fi`, do).
+ */
+export function sameEmail(a: string, b: string): boolean {
+  const fold = (value: string) => value.normalize('NFKC').toUpperCase().toLowerCase()
+  return fold(a) === fold(b)
+}
+
 /** The USER of the contract (and of the session snapshot): never the password hash. */
 export function toSnapshot(row: UserRow): UserSnapshot {
   return {
@@ -91,6 +100,17 @@ export class UserRepository {
       .prepare(`SELECT ${USER_SELECT} FROM users WHERE id = ?1`)
       .bind(id)
       .first<UserRow>()
+  }
+
+  /** The users with this e-mail address, compared without regard to case (at most `limit`). */
+  async withEmail(email: string, limit = 2): Promise<UserRow[]> {
+    const { results } = await this.db
+      .prepare(
+        `SELECT ${USER_SELECT} FROM users WHERE email != '' AND lower(email) = lower(?1) LIMIT ?2`,
+      )
+      .bind(email, limit)
+      .all<UserRow>()
+    return results
   }
 
   /** The user with this username (case-sensitive, as Django's ModelBackend), or null. */
@@ -196,6 +216,25 @@ export class UserRepository {
   /** Stores a new password hash (an upgrade of the same password: nothing to revoke). */
   async setPassword(id: number, encoded: string): Promise<void> {
     await this.setPasswordStatement(id, encoded).run()
+  }
+
+  /**
+   * The users whose e-mail is `email` ignoring ASCII case (SQLite's NOCASE, served by an index);
+   * the caller narrows it to Django's Unicode-aware comparison (`sameEmail`).
+   */
+  async byEmail(email: string): Promise<UserRow[]> {
+    const { results } = await this.db
+      .prepare(`SELECT ${USER_SELECT} FROM users WHERE email = ?1 COLLATE NOCASE ORDER BY id`)
+      .bind(email)
+      .all<UserRow>()
+    return results.filter((row) => sameEmail(row.email, email))
+  }
+
+  /** A statement setting `email_verified`. */
+  setEmailVerifiedStatement(id: number, verified: boolean): D1PreparedStatement {
+    return this.db
+      .prepare('UPDATE users SET email_verified = ?1 WHERE id = ?2')
+      .bind(verified ? 1 : 0, id)
   }
 
   /** A statement setting `is_active`, `is_staff` or `is_superuser`. */

@@ -9,6 +9,7 @@ import { toSnapshot, type UserRow } from '../accounts/users'
 import { ValidationError } from '../errors'
 import type { Session } from '../session'
 import { kvKeyFor } from '../session/key'
+import { type FederatedSession, IdentityRepository } from '../sso/repository'
 import type { BatchedCheck } from '../throttle'
 import { saltedHmacHex } from '../utils/crypto'
 import { sessionAuthHash } from './auth-hash'
@@ -75,6 +76,8 @@ export interface LoginOptions {
   backend?: string
   /** Statements that must pass in the login's own batch (the throttle's success check). */
   guard?: BatchedCheck
+  /** The identity provider's session it came from, indexed for back-channel logout. */
+  federated?: FederatedSession
 }
 
 /**
@@ -124,6 +127,9 @@ export async function login(
       user.password,
     ),
     accounts.index.overflowStatement(user.id),
+    ...(how.federated
+      ? [new IdentityRepository(accounts.db).bindSessionStatement(session.id, how.federated)]
+      : []),
   ])
   const [, indexed, overflow] = results.slice(guarded.length)
   try {

@@ -20,6 +20,7 @@ import {
 import type { SecondFactorMethod } from '../mfa/repository'
 import { INCORRECT_CODE, mfaOf, verifySecondFactorCode } from '../mfa/service'
 import type { Session } from '../session'
+import type { FederatedSession } from '../sso/repository'
 import type { LoginAttempt } from '../throttle'
 import { constantTimeEqual } from '../utils/crypto'
 import { isObject } from '../utils/json'
@@ -60,6 +61,8 @@ export interface PendingStep {
   /** The first factor's name in the `login` event. */
   method: string
   backend?: string
+  /** The identity provider's session, when the first factor was a sign-in through one. */
+  federated?: FederatedSession
   methods: SecondFactorMethod[]
   /** Until when the step may be completed (ms). */
   expires: number
@@ -75,6 +78,7 @@ function isPendingStep(value: unknown): value is PendingStep {
     value.amr.every((item) => typeof item === 'string') &&
     typeof value.method === 'string' &&
     (value.backend === undefined || typeof value.backend === 'string') &&
+    (value.federated === undefined || isObject(value.federated)) &&
     Array.isArray(value.methods) &&
     typeof value.expires === 'number' &&
     Number.isSafeInteger(value.failures)
@@ -123,6 +127,7 @@ export async function awaitSecondFactor(
     failures: 0,
   }
   if (proof.backend !== undefined) step.backend = proof.backend
+  if (proof.federated !== undefined) step.federated = proof.federated
   session.set(PENDING_KEY, step)
 }
 
@@ -198,6 +203,7 @@ export async function signInWithCode(
   return completeSignIn(context, user, {
     amr: withSecondFactor(step.amr, 'otp'),
     backend: step.backend,
+    federated: step.federated,
     method: `${step.method}+${method}`,
     guard: attempt.successCheck(),
   })
@@ -234,6 +240,7 @@ export async function signInWithPasskey(
     return completeSignIn(context, user, {
       amr: withSecondFactor(step.amr, 'hwk'),
       backend: step.backend,
+      federated: step.federated,
       method: `${step.method}+passkey`,
       guard: attempt.successCheck(),
     })

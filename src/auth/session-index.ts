@@ -139,6 +139,16 @@ export class SessionIndex {
     return results
   }
 
+  /** The rows of these sessions (by public id) that still exist, whoever's they are. */
+  async listByIds(ids: readonly string[]): Promise<SessionIndexRow[]> {
+    if (ids.length === 0) return []
+    const { results } = await this.db
+      .prepare(`SELECT ${COLUMNS} FROM user_sessions WHERE id IN (SELECT value FROM json_each(?1))`)
+      .bind(JSON.stringify(ids))
+      .all<SessionIndexRow>()
+    return results
+  }
+
   /** A statement deleting exactly these rows (by public id), for a batch. */
   deleteStatement(ids: readonly string[]): D1PreparedStatement {
     return this.db

@@ -11,6 +11,7 @@ import type { Accounts, Actor } from '../accounts'
 import { checkPassword, makePassword } from '../accounts/passwords'
 import type { UserRow } from '../accounts/users'
 import { validatePassword } from '../accounts/validators'
+import type { EmailVerification } from '../config'
 import { ApiError, NOT_AUTHENTICATED, ValidationError } from '../errors'
 import {
   type FactorCounts,
@@ -19,6 +20,8 @@ import {
   secondFactorMethods,
 } from '../mfa/repository'
 import type { Session } from '../session'
+import type { FederatedSession } from '../sso/repository'
+import { type IdentityFactor, signInWithIdentity } from '../sso/sign-in'
 import type { BatchedCheck, LoginThrottle } from '../throttle'
 import { authenticate, decoyPick, INVALID_CREDENTIALS, login, updateSessionAuthHash } from './login'
 import {
@@ -38,7 +41,7 @@ export interface PasswordFactor {
 }
 
 /** What proves who the user is. */
-export type FirstFactor = PasswordFactor | PasskeyFactor
+export type FirstFactor = PasswordFactor | PasskeyFactor | IdentityFactor
 
 /** A first factor, or the code of the second step. */
 export type Factor = FirstFactor | CodeFactor
@@ -56,6 +59,8 @@ export interface SignInContext {
   throttle: LoginThrottle
   /** The client: its address counts for the throttle, and it is named in the events. */
   actor: Actor
+  /** EMAIL_VERIFICATION: with `mandatory`, an unverified user is not signed in. Default `none`. */
+  emailVerification?: EmailVerification
   /**
    * Runs bookkeeping after the response (the Worker's `waitUntil`), so a successful sign-in does
    * not wait for its audit row.
@@ -79,8 +84,13 @@ export async function signIn(context: SignInContext, factor: Factor): Promise<Si
       return signInWithCode(context, factor)
     case 'passkey':
       return signInWithPasskey(context, factor)
+    case 'sso':
+      return signInWithIdentity(context, factor)
   }
 }
+
+/** The answer to the right password of a user who has not verified their e-mail. */
+export const EMAIL_NOT_VERIFIED = 'E-mail is not verified.'
 
 /** How a first factor proved the user, for `completeSignIn`. */
 export interface Proof {
@@ -94,6 +104,8 @@ export interface Proof {
   guard?: BatchedCheck
   /** The user's second factors, when the first factor's own queries read them. */
   factors?: FactorCounts
+  /** The identity provider's session, for a sign-in through one (back-channel logout). */
+  federated?: FederatedSession
 }
 
 /**
@@ -109,6 +121,11 @@ export async function completeSignIn(
 ): Promise<SignInResult> {
   const { accounts, session, actor, defer } = context
   if (user.is_active !== 1) throw new ValidationError(INVALID_CREDENTIALS)
+  // allauth's mandatory verification: said only after the first factor proved the user, so it
+  // tells nothing to someone without the password.
+  if (context.emailVerification === 'mandatory' && user.email_verified !== 1) {
+    throw new ValidationError(EMAIL_NOT_VERIFIED)
+  }
   if (!proof.amr.includes('mfa')) {
     const counts = proof.factors ?? (await new MfaRepository(accounts.db).counts(user.id))
     const methods = secondFactorMethods(counts)
@@ -123,6 +140,7 @@ export async function completeSignIn(
     amr: proof.amr,
     backend: proof.backend,
     guard: proof.guard,
+    federated: proof.federated,
   })
   defer(
     accounts.events.record(

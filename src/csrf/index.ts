@@ -58,16 +58,17 @@ export interface CsrfOptions {
   cookieName?: string
   /** Whether this request is authenticated by the session cookie (then the token is required). */
   isSessionAuthenticated: (c: Context) => boolean
-  /**
-   * Whether no check applies: a request authenticated by an API token in `Authorization`, which
-   * a browser never adds by itself (DRF's TokenAuthentication does not enforce CSRF). Default
-   * never.
-   */
-  isExempt?: (c: Context) => boolean
   /** The `csrfmiddlewaretoken` form field, for routes that parse form bodies. Default none. */
   formToken?: (c: Context) => Promise<string | undefined>
   /** The clock (ms) for the cookie's Expires. Default `Date.now`. */
   now?: () => number
+  /**
+   * Whether the request is exempt from the checks (Django's `csrf_exempt`): for endpoints called
+   * server to server that authenticate by what they carry, and for requests an API token in
+   * `Authorization` authenticated, which a browser never adds by itself (DRF's
+   * TokenAuthentication does not enforce CSRF). Default none.
+   */
+  exempt?: (c: Context) => boolean
 }
 
 /** Creates the CSRF middleware; it must run after the auth middleware. */
@@ -84,7 +85,7 @@ export function csrfMiddleware(
     const unsafe = !SAFE_METHODS.has(c.req.method)
     // A WebSocket handshake is a GET that browsers send cross-site with the cookies and no way
     // to add a token (cross-site WebSocket hijacking): its origin is checked as for a POST.
-    if ((unsafe || isWebSocketHandshake(c.req.raw.headers)) && !options.isExempt?.(c)) {
+    if ((unsafe || isWebSocketHandshake(c.req.raw.headers)) && !options.exempt?.(c)) {
       const rejected = failedOrigin(
         { origin: c.req.header('Origin'), secFetchSite: c.req.header('Sec-Fetch-Site') },
         c.var.site.origin,

@@ -18,10 +18,12 @@ import { LoginThrottle } from '../throttle'
 import { inBackground } from '../utils/background'
 import { isObject } from '../utils/json'
 import { fieldError, readObject, requiredString } from './body'
+import { mailRoutes } from './mail'
 import { route } from './methods'
 import { mfaRoutes } from './mfa'
 import { safeRedirect } from './redirect'
 import { formLogin, formNext, signInPage } from './sign-in'
+import { ssoRoutes } from './sso'
 import { tokenRoutes } from './tokens'
 
 /** The throttle for this request, from the settings. */
@@ -55,6 +57,7 @@ export async function signInRequest(
       session: c.var.session,
       throttle: throttleFor(c, config),
       actor: actorOf(c),
+      emailVerification: config.emailVerification,
       defer: (work) => inBackground(c, work),
     },
     factor,
@@ -127,7 +130,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   })
 
   route(app, '/login', {
-    GET: signInPage,
+    GET: (c) => signInPage(c, config),
     POST: async (c) => {
       // A form with `next` is the HTML sign-in page's: it answers with a redirect or the form.
       const next = await formNext(c)
@@ -258,6 +261,8 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
 
   app.route('/', mfaRoutes(config))
   app.route('/', tokenRoutes())
+  app.route('/', mailRoutes(config))
+  app.route('/', ssoRoutes(config))
 
   app.all('*', () => {
     throw new NotFound()

@@ -58,13 +58,17 @@ input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid 
 a { color: var(--accent); }
 .error { background: var(--error-bg); color: var(--error); border-radius: 8px; padding: 0.6rem 0.75rem; }
 .muted { color: var(--muted); font-size: 0.875rem; }
+.links { margin: 1rem 0 0; text-align: center; }
 .secondary { background: transparent; color: var(--accent); border: 1px solid var(--line);
   margin-top: 0.75rem; }
+a.provider { display: block; text-align: center; text-decoration: none; font-weight: 600;
+  padding: 0.65rem; border: 1px solid var(--line); border-radius: 8px; margin-top: 0.75rem; }
 `
 
 const ERROR_ID = 'login-error'
 
-function Layout(props: { title: string; children: unknown; script?: boolean }) {
+/** Every HTML page's frame: the same look, and the page's script only when it has one. */
+export function Layout(props: { title: string; children: unknown; script?: boolean }) {
   return (
     <>
       {raw('<!doctype html>')}
@@ -96,6 +100,27 @@ export interface SignInProps {
   username?: string
   /** Why the last attempt failed (credentials, throttling), shown as an alert. */
   error?: string
+  /** The identity providers (SSO_PROVIDERS), one button each. */
+  providers?: readonly { id: string; name: string }[]
+}
+
+/** A button per identity provider: a link that starts the sign-in there, with `next`. */
+function ProviderButtons(props: {
+  providers: readonly { id: string; name: string }[]
+  next: string
+}) {
+  return (
+    <>
+      {props.providers.map((provider) => (
+        <a
+          class="provider"
+          href={`/auth/sso/${encodeURIComponent(provider.id)}/login?next=${encodeURIComponent(props.next)}`}
+        >
+          Sign in with {provider.name}
+        </a>
+      ))}
+    </>
+  )
 }
 
 /**
@@ -157,6 +182,10 @@ export function SignInPage(props: SignInProps) {
         <button type="submit">Sign in</button>
       </form>
       <PasskeyButton label="Sign in with a passkey" next={props.safeNext} />
+      <p class="muted links">
+        <a href="/auth/password/reset">Forgot password?</a>
+      </p>
+      <ProviderButtons providers={props.providers ?? []} next={props.safeNext} />
     </Layout>
   )
 }

@@ -39,7 +39,7 @@ export async function formNext(c: Ctx): Promise<string | null> {
 }
 
 /** The second step's page, with `methods` offered. */
-function secondStepPage(
+export function secondStepPage(
   c: Ctx,
   next: string,
   methods: readonly SecondFactorMethod[],
@@ -62,7 +62,7 @@ function secondStepPage(
  * `GET /auth/login`: the form; its second step while a sign-in waits for one; for a signed-in
  * visitor, who they are and a sign-out button.
  */
-export function signInPage(c: Ctx): Response | Promise<Response> {
+export function signInPage(c: Ctx, config: Config): Response | Promise<Response> {
   const next = c.req.query('next') ?? ''
   const csrfToken = c.var.csrf.getToken()
   const user = c.var.user
@@ -74,7 +74,14 @@ export function signInPage(c: Ctx): Response | Promise<Response> {
   }
   const step = pendingStep(c.var.session, c.var.accounts.now())
   if (step) return secondStepPage(c, next, step.methods)
-  const page = <SignInPage csrfToken={csrfToken} next={next} safeNext={safeRedirect(next)} />
+  const page = (
+    <SignInPage
+      csrfToken={csrfToken}
+      next={next}
+      safeNext={safeRedirect(next)}
+      providers={config.ssoProviders}
+    />
+  )
   return c.html(page, 200, SIGN_IN_PAGE_HEADERS)
 }
 
@@ -88,7 +95,7 @@ export async function formLogin(c: Ctx, config: Config, next: string): Promise<R
   const username = typeof body.username === 'string' ? body.username : ''
   const password = typeof body.password === 'string' ? body.password : ''
   const again = (status: 400 | 429, error: string, headers: Record<string, string> = {}) =>
-    signInAgain(c, next, status, error, headers, username)
+    signInAgain(c, config, next, status, error, headers, username)
   if (username === '' || password === '') return again(400, MISSING_FIELDS)
   try {
     const signedIn = await signInRequest(c, config, { kind: 'password', username, password })
@@ -103,10 +110,11 @@ export async function formLogin(c: Ctx, config: Config, next: string): Promise<R
 }
 
 /** The sign-in form again, with an error (and the username typed, if any). */
-function signInAgain(
+export function signInAgain(
   c: Ctx,
+  config: Config,
   next: string,
-  status: 400 | 429,
+  status: 400 | 403 | 429 | 502,
   error: string,
   headers: Record<string, string> = {},
   username?: string,
@@ -118,6 +126,7 @@ function signInAgain(
       safeNext={safeRedirect(next)}
       username={username}
       error={error}
+      providers={config.ssoProviders}
     />
   )
   return c.html(page, status, { ...SIGN_IN_PAGE_HEADERS, ...headers })
@@ -132,7 +141,7 @@ export async function formSecondStep(c: Ctx, config: Config, next: string): Prom
   const body = (await readBody(c)) as Record<string, unknown>
   const code = typeof body.code === 'string' ? body.code : ''
   const step = pendingStep(c.var.session, c.var.accounts.now())
-  if (!step) return signInAgain(c, next, 400, NO_PENDING_STEP)
+  if (!step) return signInAgain(c, config, next, 400, NO_PENDING_STEP)
   if (code.trim() === '') return secondStepPage(c, next, step.methods, 400, MISSING_CODE)
   try {
     await signInRequest(c, config, { kind: 'code', code })
@@ -141,7 +150,7 @@ export async function formSecondStep(c: Ctx, config: Config, next: string): Prom
       return secondStepPage(c, next, step.methods, 400, error.message)
     }
     if (error instanceof ApiError && (error.status === 400 || error.status === 429)) {
-      return signInAgain(c, next, error.status, error.message, error.headers)
+      return signInAgain(c, config, next, error.status, error.message, error.headers)
     }
     throw error
   }

@@ -105,6 +105,26 @@ export class LoginThrottle {
   }
 
   /**
+   * One request that sends e-mail (a password reset, a verification link, a sign-up) from `ip`
+   * for `address`, an e-mail address. Every request counts, answered or not: its `recordFailure`
+   * throws `Throttled` past LOGIN_FAILURE_LIMIT requests per address (from anywhere: an inbox
+   * must not be flooded from many networks) or LOGIN_FAILURE_IP_LIMIT per client network, in a
+   * window. Its buckets are its own, so asking for e-mail never locks anyone out of signing in.
+   */
+  async mail(ip: string, address: string): Promise<LoginAttempt> {
+    const network = networkKey(ip)
+    // Django compares addresses case-insensitively: so does the count.
+    const key = `mail:${await sha256Hex(address.trim().toLowerCase())}`
+    return new LoginAttempt(
+      this.db,
+      this.#limits,
+      this.#now,
+      key,
+      `mail-ip:${await sha256Hex(network)}`,
+    )
+  }
+
+  /**
    * One second-factor attempt (a code or a passkey after the right password) from `ip` for
    * `username`. Its first bucket is the user's own, from any network: whoever holds the password
    * may come from many addresses, and each guess at a 6-digit code must count against the one

@@ -66,6 +66,18 @@ describe('deactivate, activate, end-sessions, delete', () => {
     expect((await suite.local.users.getById(id))?.is_active).toBe(1)
   })
 
+  it('verify-email marks the e-mail verified, once', async () => {
+    const { id, username } = await suite.local.seedUser(suite.name('mail'))
+    const result = await suite.user(['verify-email', username])
+    expect(result).toMatchObject({
+      code: 0,
+      stderr: `The e-mail of '${username}' is verified.\n`,
+    })
+    expect((await suite.local.users.getById(id))?.email_verified).toBe(1)
+    const again = await suite.user(['verify-email', username])
+    expect(again.stderr).toBe(`The e-mail of '${username}' is already verified.\n`)
+  })
+
   it('end-sessions ends every session and keeps the user', async () => {
     const { id, username } = await suite.local.seedUser(suite.name('end'))
     const keys = [

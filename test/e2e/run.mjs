@@ -12,8 +12,10 @@ import { caddyTest } from './caddy.mjs'
 import { configTest } from './config.mjs'
 import { djangoTest, djangoUnitTests } from './django.mjs'
 import { runTest } from './lib.mjs'
+import { mailTest } from './mail.mjs'
 import { nginxTest } from './nginx.mjs'
 import { passkeysTest } from './passkeys.mjs'
+import { ssoTest } from './sso.mjs'
 import { tokensTest } from './tokens.mjs'
 import { websocketTest } from './websocket.mjs'
 
@@ -28,6 +30,8 @@ const TESTS = {
   websocket: websocketTest,
   passkeys: passkeysTest,
   tokens: tokensTest,
+  mail: mailTest,
+  sso: ssoTest,
 }
 
 const wanted = process.argv.slice(2)
