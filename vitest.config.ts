@@ -20,6 +20,13 @@ export default defineConfig({
       miniflare: {
         // Empty databases for the schema tests (test/storage/migrations.test.ts).
         d1Databases: ['SCHEMA_DB', 'UPGRADE_DB'],
+        // Real Workers Rate Limiting bindings (Miniflare counts them in memory, in fixed windows
+        // of the period), for the rate-limit tests: test/throttle/rate-limit.test.ts hands them
+        // to an app as USER_RATE_LIMITER and ANON_RATE_LIMITER.
+        ratelimits: {
+          TEST_USER_LIMITER: { simple: { limit: 3, period: 60 } },
+          TEST_ANON_LIMITER: { simple: { limit: 3, period: 10 } },
+        },
         // Cloudflare's e-mail sending, run locally by miniflare (EMAIL_BACKEND=cloudflare).
         email: { send_email: [{ name: 'EMAIL' }] },
         bindings: {

@@ -1,8 +1,8 @@
 /**
  * createApp(config): wires the middleware and the routes, nothing else. The request flows one
- * way: CORS → session → auth → CSRF → route (the /auth API, or the gateway) → response.
+ * way: CORS → session → auth → rate limits → CSRF → route (the /auth API, or the gateway) → response.
  */
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import type { Hashers } from './accounts/hashers'
 import { authMiddleware, confirmSaved } from './auth'
 import { LastSeen } from './auth/last-seen'
@@ -18,7 +18,9 @@ import { isFormRequest, readBody } from './routes/body'
 import { route } from './routes/methods'
 import { BACKCHANNEL_LOGOUT_PATH } from './routes/sso'
 import { recordSigner, sessionMiddleware } from './session'
+import { RecentRevocations, SessionCacheSigner } from './session/cache'
 import { guardBindings } from './storage'
+import { rateLimitMiddleware } from './throttle/rate-limit'
 
 export interface AppDependencies {
   /** The password hashers (built once per isolate from the argon2 WASM module). */
@@ -64,6 +66,17 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
   })
   const secrets = [config.secretKey, ...config.secretKeyFallbacks]
   const records = recordSigner(secrets)
+  // Revocations made in this isolate outdate the session cache's copies issued before them.
+  const revocations = new RecentRevocations()
+  const cache =
+    config.sessionCacheSeconds > 0
+      ? {
+          seconds: config.sessionCacheSeconds,
+          signer: new SessionCacheSigner(secrets),
+          revocations,
+          isCacheable: (c: Context) => gateway.sessionCacheable(c),
+        }
+      : undefined
   app.use(
     '*',
     sessionMiddleware({
@@ -74,6 +87,7 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       expireAtBrowserClose: config.sessionExpireAtBrowserClose,
       now,
       afterSave: (c, kvKey, record) => confirmSaved(c.get('accounts'), kvKey, record),
+      cache,
     }),
     authMiddleware({
       hashers: deps.hashers,
@@ -81,16 +95,25 @@ export function createApp(config: Config, deps: AppDependencies): Hono<AppEnv> {
       records,
       now,
       lastSeen: new LastSeen(),
+      lastUsed: new LastSeen(),
+      revocations,
+    }),
+    rateLimitMiddleware({
+      userPeriod: config.userRateLimitPeriod,
+      anonPeriod: config.anonRateLimitPeriod,
     }),
     csrfMiddleware({
       // A page of an origin allowed to call with credentials may also send unsafe requests.
       trustedOrigins: [...config.csrfTrustedOrigins, ...config.corsAllowedOrigins],
       // Called by identity providers, server to server: the logout token's signature is its
-      // authentication (OpenID Connect Back-Channel Logout 1.0).
-      exempt: (c) => c.req.method === 'POST' && BACKCHANNEL_LOGOUT_PATH.test(c.req.path),
+      // authentication (OpenID Connect Back-Channel Logout 1.0). And no cookie authenticates a
+      // token request: nothing for a forged cross-site request to ride.
+      exempt: (c) =>
+        c.get('credential')?.kind === 'token' ||
+        (c.req.method === 'POST' && BACKCHANNEL_LOGOUT_PATH.test(c.req.path)),
       cookieName: config.csrfCookieName,
       // DRF enforces the token only for requests the session cookie authenticated.
-      isSessionAuthenticated: (c) => c.get('user') != null,
+      isSessionAuthenticated: (c) => c.get('credential')?.kind === 'session',
       formToken: async (c) => {
         // Only /auth bodies are parsed here; proxied bodies stream to the origin untouched.
         if (!c.req.path.startsWith('/auth/') || !isFormRequest(c.req.raw)) return undefined

@@ -10,6 +10,7 @@
 
 import type { Env } from './env'
 import { ImproperlyConfigured } from './errors'
+import { MAX_SESSION_CACHE_SECONDS } from './session/cache'
 import { ALPHANUMERIC, randomString } from './utils/crypto'
 import { parseUrl } from './utils/url'
 
@@ -212,6 +213,25 @@ export const SETTINGS = [
     default: '10',
     meaning: 'wrong second-factor answers per user in a failed-login window, from anywhere',
   },
+  // Request rate limits (the USER_RATE_LIMITER and ANON_RATE_LIMITER bindings) and the session cache.
+  {
+    name: 'USER_RATE_LIMIT_PERIOD',
+    kind: 'setting',
+    default: '60',
+    meaning: "USER_RATE_LIMITER's period (10 or 60), the N of its 429s; keep them equal",
+  },
+  {
+    name: 'ANON_RATE_LIMIT_PERIOD',
+    kind: 'setting',
+    default: '60',
+    meaning: "ANON_RATE_LIMITER's period (10 or 60), the N of its 429s; keep them equal",
+  },
+  {
+    name: 'SESSION_CACHE_SECONDS',
+    kind: 'setting',
+    default: '0',
+    meaning: 'seconds (at most 60) a signed copy of the session lets safe requests skip KV; 0: off',
+  },
   // E-mail: password reset, e-mail verification and sign-up.
   {
     name: 'EMAIL_BACKEND',
@@ -380,6 +400,12 @@ export interface Config {
   webauthnOrigins: string[]
   /** MFA_FAILURE_LIMIT. */
   mfaFailureLimit: number
+  /** USER_RATE_LIMIT_PERIOD in seconds: 10 or 60. */
+  userRateLimitPeriod: number
+  /** ANON_RATE_LIMIT_PERIOD in seconds: 10 or 60. */
+  anonRateLimitPeriod: number
+  /** SESSION_CACHE_SECONDS: 0 (off) to 60. */
+  sessionCacheSeconds: number
   /** EMAIL_BACKEND; without it, `console` in DEBUG, else null: nothing can be sent. */
   emailBackend: EmailBackend | null
   /** EMAIL_HTTP_URL; set whenever the backend is `http`. */
@@ -467,6 +493,30 @@ function integer(env: Env, name: DefaultedName, min: number): number {
     throw new ImproperlyConfigured(name, `must be a whole number of at least ${min}, not "${raw}".`)
   }
   return value
+}
+
+/**
+ * A rate limiter's period: Workers Rate Limiting takes only 10 or 60 seconds, and the binding
+ * does not tell its own, so the setting repeats it for the 429's wait.
+ */
+function ratePeriod(env: Env, name: DefaultedName): number {
+  const raw = withDefault(env, name).trim()
+  if (raw !== '10' && raw !== '60') {
+    throw new ImproperlyConfigured(name, `must be 10 or 60 (the binding's period), not "${raw}".`)
+  }
+  return Number(raw)
+}
+
+/** SESSION_CACHE_SECONDS: at most KV's own 60 s window, so a copy never lags more than KV may. */
+function sessionCacheSeconds(env: Env): number {
+  const seconds = integer(env, 'SESSION_CACHE_SECONDS', 0)
+  if (seconds > MAX_SESSION_CACHE_SECONDS) {
+    throw new ImproperlyConfigured(
+      'SESSION_CACHE_SECONDS',
+      `must be at most ${MAX_SESSION_CACHE_SECONDS}, not "${seconds}".`,
+    )
+  }
+  return seconds
 }
 
 function text(env: Env, name: SettingName): string | null {
@@ -1085,6 +1135,9 @@ export function loadConfig(env: Env): Config {
     webauthnRpId: webauthnRpId(env),
     webauthnOrigins: webauthnOrigins(env),
     mfaFailureLimit: integer(env, 'MFA_FAILURE_LIMIT', 1),
+    userRateLimitPeriod: ratePeriod(env, 'USER_RATE_LIMIT_PERIOD'),
+    anonRateLimitPeriod: ratePeriod(env, 'ANON_RATE_LIMIT_PERIOD'),
+    sessionCacheSeconds: sessionCacheSeconds(env),
     ...email(env, debug),
     ssoProviders: ssoProviders(env),
   }

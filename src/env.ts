@@ -15,6 +15,10 @@ export interface Env extends Settings {
   SESSIONS: KVNamespace
   /** Users (Django's auth_user), the per-user session index, the login throttle, the audit log. */
   DB: D1Database
+  /** Workers Rate Limiting, per user id (`[[ratelimits]]` in wrangler.toml); none: no limit. */
+  USER_RATE_LIMITER?: RateLimit
+  /** Workers Rate Limiting, per client address; none: no limit. */
+  ANON_RATE_LIMITER?: RateLimit
   /** Cloudflare's e-mail sending (`[[send_email]] name = "EMAIL"`), for EMAIL_BACKEND=cloudflare. */
   EMAIL?: SendEmail
 }

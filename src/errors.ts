@@ -41,10 +41,23 @@ export class ValidationError extends ApiError {
   }
 }
 
+/**
+ * Every 401 names the scheme that would authenticate (RFC 9110 requires `WWW-Authenticate`), as
+ * DRF does once `TokenAuthentication` is on: `Token`.
+ */
+const CHALLENGE = { 'WWW-Authenticate': 'Token' }
+
 /** 401: no credentials (DRF's NotAuthenticated). */
 class NotAuthenticated extends ApiError {
   constructor(detail = 'Authentication credentials were not provided.') {
-    super(401, 'not_authenticated', detail)
+    super(401, 'not_authenticated', detail, { headers: CHALLENGE })
+  }
+}
+
+/** 401 for an API token that is malformed, unknown, revoked or expired (DRF's message). */
+export class InvalidToken extends ApiError {
+  constructor() {
+    super(401, 'authentication_failed', 'Invalid token.', { headers: CHALLENGE })
   }
 }
 

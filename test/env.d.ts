@@ -13,6 +13,9 @@ declare global {
       /** Empty databases for the schema tests (test/storage/migrations.test.ts). */
       SCHEMA_DB: D1Database
       UPGRADE_DB: D1Database
+      /** Real rate limiters (limit 3 per 60 s, and per 10 s), configured in vitest.config.ts. */
+      TEST_USER_LIMITER: RateLimit
+      TEST_ANON_LIMITER: RateLimit
     }
   }
 }

@@ -44,7 +44,7 @@ import {
   scenarios,
   withRatios,
 } from './scenarios'
-import { applySchema, logInAll, seedUsers } from './seed'
+import { applySchema, createTokens, logInAll, seedUsers } from './seed'
 import {
   type BuiltWorker,
   buildWorker,
@@ -153,7 +153,9 @@ async function startWithScenarios(setup: Setup, inspector = false) {
   const started = Date.now()
   const sessions = await logInAll(worker.url, usernames, 2)
   log(`${sessions.length} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-  const context = { worker, originUrl: setup.origin.url, sessions, usernames }
+  const tokens = await createTokens(worker.url, sessions)
+  log(`${tokens.length} API tokens through POST /auth/tokens`)
+  const context = { worker, originUrl: setup.origin.url, sessions, usernames, tokens }
   return { worker, context, list: await scenarios(context) }
 }
 
@@ -229,7 +231,7 @@ async function previousMemory(): Promise<unknown> {
 
 /** An upper bound on the whole run, so a hang never outlives it. */
 function timeLimitMs(options: Options): number {
-  const scenarioMs = 11 * (options.seconds + options.passes * (options.warmupSeconds + 3)) * 1000
+  const scenarioMs = 14 * (options.seconds + options.passes * (options.warmupSeconds + 3)) * 1000
   const memoryMs = options.memory ? options.memorySessions * 250 + 5 * 240_000 + 60_000 : 0
   return 180_000 + scenarioMs + memoryMs
 }

@@ -6,7 +6,7 @@
  */
 import { renderTable } from '../cli/table'
 import type { MemoryResult } from './memory'
-import { hotPathMet, type ScenarioResult } from './scenarios'
+import { cachedPathMet, hotPathMet, type ScenarioResult } from './scenarios'
 
 export interface Target {
   id: string
@@ -41,6 +41,20 @@ function storageTarget(result: ScenarioResult): Target {
   }
 }
 
+function cachedTarget(result: ScenarioResult): Target {
+  const { storage, perRequest: per } = result
+  return {
+    id: `storage-${result.id}`,
+    kind: 'storage',
+    description: `${result.title}: 0 KV reads, 0 KV writes, 0 D1 queries per request`,
+    measured:
+      storage && per
+        ? `${per.kvReads.toFixed(4)} KV reads, ${storage.kvPuts} KV puts, ${storage.kvDeletes} KV deletes, ${storage.d1Queries} D1 queries over ${storage.completed} requests`
+        : 'not measured',
+    met: storage ? cachedPathMet(storage) : false,
+  }
+}
+
 /** Every target, in the order printed. */
 export function judge(
   results: readonly ScenarioResult[],
@@ -54,9 +68,11 @@ export function judge(
   const proxied = find(results, 'proxied-c1')
   const direct = find(results, 'direct-c1')
   const login = find(results, 'login')
+  const tokenMe = find(results, 'token-me')
   const gap = proxied && direct ? proxied.p50Ms - direct.p50Ms : Number.NaN
   const targets: Target[] = [
     ...results.filter((result) => result.storageRule === 'hot-path').map(storageTarget),
+    ...results.filter((result) => result.storageRule === 'cached').map(cachedTarget),
     {
       id: 'app-per-isolate',
       kind: 'invariant',
@@ -79,6 +95,20 @@ export function judge(
           ])
         : 'not measured',
       met: (me?.ratio ?? 0) >= 0.4,
+    },
+    {
+      id: 'token-me-ratio',
+      kind: 'timing',
+      description: 'token-authenticated /auth/me within 10% of the session one, in requests/s',
+      measured:
+        tokenMe && me
+          ? `${fixed(tokenMe.rps, 0)} vs ${fixed(me.rps, 0)} req/s: ${fixed(tokenMe.rps / me.rps, 2)}x` +
+            cpuComparison([
+              ['session', me],
+              ['token', tokenMe],
+            ])
+          : 'not measured',
+      met: tokenMe !== undefined && me !== undefined && tokenMe.rps >= 0.9 * me.rps,
     },
     {
       id: 'anonymous-ratio',

@@ -8,13 +8,15 @@ import { kvKeyFor } from '../../src/session/key'
 import type { StorageCounts } from './counting'
 import { workerdCpuMs } from './cpu'
 import { type LoadResult, type RequestShape, runLoad } from './load'
-import { BENCH_PASSWORD, type BenchSession, benchIp } from './seed'
+import { BENCH_PASSWORD, type BenchSession, benchIp, cachedCookies } from './seed'
 import type { RunningWorker } from './worker'
 
 /** How a scenario's storage counts are judged. */
 export type StorageRule =
   /** The hot path: exactly 1 KV read, 0 KV writes, 0 D1 queries per request. */
   | 'hot-path'
+  /** The session cache's path: 0 KV reads, 0 KV writes, 0 D1 queries per request. */
+  | 'cached'
   /** Counted and reported, no target. */
   | 'report'
   /** Not counted: the request never reaches the real Worker. */
@@ -33,6 +35,8 @@ export interface Scenario {
    * its first `last_seen` write) before anything is counted, however slow the machine is.
    */
   primeRequests?: number
+  /** Runs before each pass (the session-cache copies live 30 s: each pass gets fresh ones). */
+  prepare?: () => Promise<void>
   next: () => RequestShape
 }
 
@@ -96,6 +100,8 @@ export interface ScenarioContext {
   sessions: readonly BenchSession[]
   /** Users the login requests cycle through. */
   usernames: readonly string[]
+  /** One API token key per session, for the token scenario (none: the bench:peers runs). */
+  tokens?: readonly string[]
 }
 
 /** Connections of the throughput scenarios; latency comparisons use one. */
@@ -142,6 +148,15 @@ export async function scenarios(context: ScenarioContext): Promise<Scenario[]> {
   // Two passes over the sessions: autocannon may build a request or two it never sends.
   const prime = 2 * context.sessions.length
   let mixed = 0
+  const token = rotate(context.tokens ?? [])
+  // The session cache (SESSION_CACHE_SECONDS=30) through the bench entry's second env.
+  const cachedPath = `/__bench/cached${apiPath}`
+  let withCopies: string[] = []
+  let copyIndex = 0
+  const withCopy = () => withCopies[copyIndex++ % withCopies.length] as string
+  const refreshCopies = async () => {
+    withCopies = await cachedCookies(context.worker.url, context.sessions, cachedPath)
+  }
 
   return [
     {
@@ -162,6 +177,40 @@ export async function scenarios(context: ScenarioContext): Promise<Scenario[]> {
       storage: 'hot-path',
       primeRequests: prime,
       next: authenticated('/auth/me'),
+    },
+    {
+      id: 'token-me',
+      title: 'GET /auth/me, API token',
+      target: 'worker',
+      connections: CONNECTIONS,
+      expect: [200],
+      storage: 'hot-path',
+      primeRequests: prime,
+      next: () => ({ path: '/auth/me', headers: { ...json, Authorization: `Token ${token()}` } }),
+    },
+    {
+      // /auth/* always reads KV, the cache on or not: this shows it costs /auth/me nothing.
+      id: 'me-cache-on',
+      title: 'GET /auth/me, SESSION_CACHE_SECONDS=30',
+      target: 'worker',
+      connections: CONNECTIONS,
+      expect: [200],
+      storage: 'hot-path',
+      primeRequests: prime,
+      // Clients that hold their copy, as browsers do: /auth/me reads KV and keeps the copy.
+      prepare: refreshCopies,
+      next: () => ({ path: '/__bench/cached/auth/me', headers: { ...json, Cookie: withCopy() } }),
+    },
+    {
+      id: 'proxied-cached',
+      title: `GET ${apiPath}, proxied, session-cache copy`,
+      target: 'worker',
+      connections: CONNECTIONS,
+      expect: [200],
+      storage: 'cached',
+      primeRequests: prime,
+      prepare: refreshCopies,
+      next: () => ({ path: cachedPath, headers: { ...json, Cookie: withCopy() } }),
     },
     {
       id: 'anonymous',
@@ -312,6 +361,7 @@ export async function measure(
     expect: scenario.expect,
     next: scenario.next,
   }
+  await scenario.prepare?.()
   if (scenario.primeRequests) {
     await runLoad({ ...spec, seconds: PRIME_LIMIT_SECONDS, amount: scenario.primeRequests })
   }
@@ -428,6 +478,18 @@ export function mergePasses(results: readonly ScenarioResult[]): ScenarioResult 
 function round(value: number, digits: number): number {
   const scale = 10 ** digits
   return Math.round(value * scale) / scale
+}
+
+/** Whether the session cache's scenario read nothing at all: no KV, no D1. */
+export function cachedPathMet(storage: StorageCounts): boolean {
+  return (
+    storage.completed > 0 &&
+    storage.kvReads === 0 &&
+    storage.kvPuts === 0 &&
+    storage.kvDeletes === 0 &&
+    storage.kvLists === 0 &&
+    storage.d1Queries === 0
+  )
 }
 
 /**

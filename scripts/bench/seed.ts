@@ -19,6 +19,51 @@ export interface BenchSession {
   csrfToken: string
 }
 
+/**
+ * Makes one API token per session through `POST /auth/tokens`, as a signed-in client would, and
+ * returns their keys, in the sessions' order.
+ */
+export async function createTokens(url: URL, sessions: readonly BenchSession[]): Promise<string[]> {
+  const keys: string[] = []
+  for (const session of sessions) {
+    const response = await fetch(new URL('/auth/tokens', url), {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Cookie: session.cookie,
+        'X-CSRFToken': session.csrfToken,
+      },
+      body: JSON.stringify({ name: 'bench' }),
+    })
+    const text = await response.text()
+    if (response.status !== 201)
+      throw new Error(`token ${session.username}: ${response.status} ${text}`)
+    keys.push((JSON.parse(text) as { key: string }).key)
+  }
+  return keys
+}
+
+/**
+ * The `Cookie` header of each session with a fresh session-cache copy: one GET of `path`
+ * through the bench entry's cache-enabled env, which answers with the copy's `Set-Cookie`.
+ */
+export async function cachedCookies(
+  url: URL,
+  sessions: readonly BenchSession[],
+  path: string,
+): Promise<string[]> {
+  return Promise.all(
+    sessions.map(async (session) => {
+      const response = await fetch(new URL(path, url), { headers: { Cookie: session.cookie } })
+      await response.arrayBuffer()
+      const copy = cookieValue(response.headers.getSetCookie(), 'sessionid_cache')
+      if (!copy)
+        throw new Error(`no session-cache copy for ${session.username} (${response.status})`)
+      return `${session.cookie}; sessionid_cache=${copy}`
+    }),
+  )
+}
+
 /** The one password of every bench user. */
 export const BENCH_PASSWORD = 'bench correct horse battery staple'
 

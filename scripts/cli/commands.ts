@@ -3,7 +3,7 @@
  * modules: every change goes through the accounts service (D1, then the user's live sessions,
  * then the audit log), exactly as the Worker's own changes do. Nothing here has its own SQL.
  */
-import { type Accounts, CLI_ACTOR, createAccounts } from '../../src/accounts'
+import { type Accounts, CLI_ACTOR, createAccounts, tokenInfo } from '../../src/accounts'
 import { groupNameProblem } from '../../src/accounts/groups'
 import { parseDjangoDump } from '../../src/accounts/import'
 import { MAX_PASSWORD_LENGTH, makePassword } from '../../src/accounts/passwords'
@@ -584,4 +584,78 @@ export async function mfaReset(context: CommandContext, username: string): Promi
   context.say(
     `Second factors of '${user.username}' reset (${what}); ${plural(removed.sessions, 'session')} ended.`,
   )
+}
+
+/** `token create`: makes an API token for the user and prints its key (shown only this once). */
+export async function createToken(
+  context: CommandContext,
+  username: string,
+  options: { name: string; expiresIn: number | null; json: boolean },
+): Promise<void> {
+  const row = await context.user(username)
+  const { accounts } = await context.services()
+  if (!accounts.tokenStore.canSeal) {
+    throw new CliError(
+      'A token record is sealed with SECRET_KEY: set it in the environment (or, locally, in .dev.vars).',
+    )
+  }
+  if (row.is_active !== 1) throw new CliError(`User '${username}' is inactive.`)
+  const { token, key } = await context.change('Making the token', (service) =>
+    service.createToken(row, { name: options.name, expiresIn: options.expiresIn }, CLI_ACTOR),
+  )
+  if (options.json) {
+    context.print(`${JSON.stringify({ token: tokenInfo(token), key }, null, 2)}\n`)
+    return
+  }
+  context.say(
+    `Token '${token.name}' (${token.id}) made for '${username}'. Its key, shown only now:`,
+  )
+  context.print(`${key}\n`)
+}
+
+/** `token list`: the user's live tokens (never their keys), as a table or JSON. */
+export async function listTokens(
+  context: CommandContext,
+  username: string,
+  json: boolean,
+): Promise<void> {
+  const row = await context.user(username)
+  const { accounts } = await context.services()
+  const tokens = (await accounts.tokens.listForUser(row.id, context.now())).map(tokenInfo)
+  if (json) {
+    context.print(`${JSON.stringify(tokens, null, 2)}\n`)
+    return
+  }
+  if (tokens.length === 0) {
+    context.say(`'${username}' has no tokens.`)
+    return
+  }
+  context.print(
+    renderTable(
+      ['id', 'name', 'created', 'expires', 'last_used'],
+      tokens.map((token) => [
+        token.id,
+        token.name,
+        token.created,
+        token.expires ?? 'never',
+        token.last_used ?? '-',
+      ]),
+    ),
+  )
+}
+
+/** `token revoke`: ends one token of the user at once. */
+export async function revokeToken(
+  context: CommandContext,
+  username: string,
+  id: string,
+): Promise<void> {
+  const row = await context.user(username)
+  const { accounts } = await context.services()
+  const token = await accounts.tokens.getForUser(id, row.id)
+  if (!token) throw new CliError(`'${username}' has no token '${id}'.`)
+  await context.change('Revoking the token', (service) =>
+    service.revokeToken(row, token, CLI_ACTOR),
+  )
+  context.say(`Token '${token.name}' (${id}) of '${username}' revoked.`)
 }

@@ -71,6 +71,28 @@ function parseLimit(value: string | undefined): number {
   return limit
 }
 
+/** `--name` of `token create`: what the token is for, as the API takes it. */
+function tokenName(value: string | undefined): string {
+  const name = (value ?? 'cli').trim()
+  if (name === '' || name.length > 100) {
+    throw new UsageError('--name takes 1 to 100 characters', 'token')
+  }
+  return name
+}
+
+/** `--expires-in` of `token create`: whole seconds, as the API's `expires_in`; none: never. */
+function expiresIn(value: string | undefined): number | null {
+  if (value === undefined) return null
+  const seconds = Number(value)
+  if (!/^\d+$/.test(value) || seconds < 1 || seconds > 315_360_000) {
+    throw new UsageError(
+      `--expires-in takes whole seconds from 1 to 315360000, not '${value}'`,
+      'token',
+    )
+  }
+  return seconds
+}
+
 function parseSwitch(value: string, command: string): boolean {
   if (value === 'on') return true
   if (value === 'off') return false
@@ -220,6 +242,43 @@ const COMMANDS: Record<string, Command> = {
     positionals: ['username'],
     options: {},
     run: (context, [username]) => commands.mfaReset(context, username as string),
+  },
+  token: {
+    usage: 'create|list|revoke <username> [<id>] [--name NAME] [--expires-in SECONDS] [--json]',
+    summary: "make, list or revoke a user's API tokens (Authorization: Token <key>)",
+    details: [
+      '`create` prints the key, shown only then (only its SHA-256 is kept), on stdout; the',
+      'record is sealed with SECRET_KEY from the environment, else, locally, from .dev.vars.',
+      '`revoke <username> <id>` ends the token with that id (from `list`) at once.',
+    ].join('\n'),
+    positionals: ['create|list|revoke', 'username'],
+    optional: ['id'],
+    options: {
+      name: { type: 'string' },
+      'expires-in': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    optionHelp: [
+      '--name NAME       what the token is for (create; default "cli")',
+      '--expires-in S    seconds until it stops working (create; default never)',
+      '--json            JSON instead of the table or the bare key',
+    ],
+    run: (context, [action, username, id], values) => {
+      const json = values.json === true
+      if (action === 'create') {
+        return commands.createToken(context, username as string, {
+          name: tokenName(values.name as string | undefined),
+          expiresIn: expiresIn(values['expires-in'] as string | undefined),
+          json,
+        })
+      }
+      if (action === 'list') return commands.listTokens(context, username as string, json)
+      if (action === 'revoke') {
+        if (id === undefined) throw new UsageError('revoke needs the token id', 'token')
+        return commands.revokeToken(context, username as string, id)
+      }
+      throw new UsageError(`expected 'create', 'list' or 'revoke', not '${action}'`, 'token')
+    },
   },
   events: {
     usage: '[<username>] [--limit N] [--json]',

@@ -4,6 +4,10 @@
  */
 import { SessionIndex } from '../auth/session-index'
 import { SessionStore } from '../session'
+import type { RecentRevocations } from '../session/cache'
+import { tokenSigner } from '../tokens/record'
+import { TokenRepository } from '../tokens/repository'
+import { TokenStore } from '../tokens/store'
 import type { HmacSigner } from '../utils/crypto'
 import { EventLog } from './events'
 import type { Hashers } from './hashers'
@@ -11,7 +15,15 @@ import { Accounts } from './service'
 import { UserRepository } from './users'
 
 export { type Actor, type AuditEvent, CLI_ACTOR, EventLog, type EventType } from './events'
-export { Accounts, type Applied, type Change, type Flags, type Revocation } from './service'
+export {
+  Accounts,
+  type Applied,
+  type Change,
+  type Flags,
+  type Revocation,
+  type TokenInfo,
+  tokenInfo,
+} from './service'
 export { type NewUser, toSnapshot, UserRepository, type UserRow } from './users'
 
 /** What `createAccounts` builds the service over. */
@@ -26,6 +38,8 @@ export interface AccountsBindings {
   now: () => number
   /** Where audit events' log lines go. Default `console.log`. */
   log?: (line: string) => void
+  /** Told of every user whose sessions end or change (the session cache's check). */
+  revocations?: RecentRevocations
 }
 
 /** The accounts service over these bindings, with its repositories. */
@@ -36,6 +50,9 @@ export function createAccounts(bindings: AccountsBindings): Accounts {
     index: new SessionIndex(bindings.db),
     events: new EventLog(bindings.db, bindings.now, bindings.log),
     store: new SessionStore(bindings.kv, bindings.records, bindings.now),
+    tokens: new TokenRepository(bindings.db),
+    tokenStore: new TokenStore(bindings.kv, tokenSigner(bindings.secrets), bindings.now),
+    revocations: bindings.revocations,
     hashers: bindings.hashers,
     secrets: bindings.secrets,
     now: bindings.now,

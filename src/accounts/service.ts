@@ -14,9 +14,15 @@
  */
 
 import type { SessionIndex, SessionIndexRow } from '../auth/session-index'
-import { ValidationError } from '../errors'
-import type { SessionStore } from '../session'
+import { NOT_AUTHENTICATED, ValidationError } from '../errors'
+import type { SessionStore, UserSnapshot } from '../session'
+import type { RecentRevocations } from '../session/cache'
+import { generatePublicId } from '../session/key'
 import { StorageUnavailable } from '../storage'
+import { generateTokenKey, tokenKvKey } from '../tokens/key'
+import type { TokenRecord } from '../tokens/record'
+import { MAX_TOKENS_PER_USER, type TokenRepository, type TokenRow } from '../tokens/repository'
+import type { TokenStore } from '../tokens/store'
 import type { Actor, AuditEvent, EventLog } from './events'
 import { GroupRepository, groupNameProblem } from './groups'
 import type { Hashers } from './hashers'
@@ -31,7 +37,7 @@ export type Revocation =
   | 'refresh'
   /** The password changed: end every session but the one kept. */
   | 'end-sessions'
-  /** The user may no longer sign in (deactivated, deleted): end everything. */
+  /** The user may no longer sign in (deactivated, deleted): end everything, API tokens too. */
   | 'end-all'
 
 /** A change to one user, as the service applies it. */
@@ -68,11 +74,40 @@ export interface AccountsOptions {
   index: SessionIndex
   events: EventLog
   store: SessionStore
+  /** API tokens: their D1 rows and their sealed KV records. */
+  tokens: TokenRepository
+  tokenStore: TokenStore
   hashers: Hashers
   /** SECRET_KEY first, then SECRET_KEY_FALLBACKS. */
   secrets: readonly string[]
   now: () => number
+  /** Told of every user whose sessions are ended or rewritten (the session cache's check). */
+  revocations?: RecentRevocations
 }
+
+/** A token as `/auth/tokens` and the CLI show it: never the key. */
+export interface TokenInfo {
+  id: string
+  name: string
+  created: string
+  expires: string | null
+  last_used: string | null
+}
+
+/** The public form of a token row. */
+export function tokenInfo(row: TokenRow): TokenInfo {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+  return {
+    id: row.id,
+    name: row.name,
+    created: new Date(row.created_at).toISOString(),
+    expires: iso(row.expires_at),
+    last_used: iso(row.last_used),
+  }
+}
+
+/** KV takes one write per second per key: a delete right after a put of the same key may fail. */
+const KV_WRITE_SPACING_MS = 1_000
 
 /** A revocation that stopped part-way: what must be put back in D1 to undo it. */
 class Unfinished extends Error {
@@ -91,9 +126,12 @@ export class Accounts {
   readonly index: SessionIndex
   readonly events: EventLog
   readonly store: SessionStore
+  readonly tokens: TokenRepository
+  readonly tokenStore: TokenStore
   readonly hashers: Hashers
   readonly secrets: readonly string[]
   readonly now: () => number
+  readonly #revocations: RecentRevocations | undefined
 
   constructor(options: AccountsOptions) {
     this.db = options.db
@@ -101,6 +139,9 @@ export class Accounts {
     this.index = options.index
     this.events = options.events
     this.store = options.store
+    this.tokens = options.tokens
+    this.tokenStore = options.tokenStore
+    this.#revocations = options.revocations
     this.hashers = options.hashers
     this.secrets = options.secrets
     this.now = options.now
@@ -146,8 +187,12 @@ export class Accounts {
           rewritten: 0,
           ended: await this.#endSessions(change.before.id, change.keepSession ?? null),
         }
-      case 'end-all':
-        return { rewritten: 0, ended: await this.#endSessions(change.before.id, null) }
+      case 'end-all': {
+        const ended = await this.#endSessions(change.before.id, null)
+        // Tokens outlive a password change (as DRF's), never the user's right to sign in.
+        await this.#endTokens(change.before.id)
+        return { rewritten: 0, ended }
+      }
       case 'refresh':
         return this.#refresh(change.before.id)
     }
@@ -167,6 +212,7 @@ export class Accounts {
 
   async #endListed(rows: SessionIndexRow[]): Promise<void> {
     if (rows.length === 0) return
+    for (const row of rows) this.#revocations?.note(row.user_id, this.now())
     await this.index.deleteStatement(rows.map((row) => row.id)).run()
     const results = await Promise.allSettled(rows.map((row) => this.store.delete(row.kv_key)))
     const failed = rows.filter((_, i) => results[i]?.status === 'rejected')
@@ -190,10 +236,13 @@ export class Accounts {
     if (!row) return NOTHING
     const user = toSnapshot(row)
     const rows = await this.index.listAll(userId)
+    this.#revocations?.note(userId, this.now())
     if (!this.store.canSeal) {
       await this.#endListed(rows)
+      await this.#endTokens(userId)
       return { rewritten: 0, ended: rows.length }
     }
+    await this.#refreshTokens(user)
     const stale: SessionIndexRow[] = []
     let rewritten = 0
     await Promise.all(
@@ -212,6 +261,127 @@ export class Accounts {
     )
     await this.#endListed(stale)
     return { rewritten, ended: stale.length }
+  }
+
+  /**
+   * Ends every API token of the user: rows first, then records, as for sessions. Should a record
+   * not go, the rows of those still in KV are put back (Unfinished), so a retry finds them.
+   */
+  async #endTokens(userId: number): Promise<void> {
+    await this.#endTokenRows(await this.tokens.listAll(userId))
+  }
+
+  async #endTokenRows(rows: TokenRow[]): Promise<void> {
+    if (rows.length === 0) return
+    await this.tokens.deleteStatement(rows.map((row) => row.id)).run()
+    const results = await Promise.allSettled(rows.map((row) => this.tokenStore.delete(row.kv_key)))
+    const failed = rows.filter((_, i) => results[i]?.status === 'rejected')
+    if (failed.length > 0) {
+      const reason = results.find((result) => result.status === 'rejected')
+      throw new Unfinished(
+        failed.map((row) => this.tokens.restoreStatement(row)),
+        (reason as PromiseRejectedResult).reason,
+      )
+    }
+  }
+
+  /**
+   * Rewrites the snapshot in every token record of the user. A token revoked while this ran has
+   * no row any more: its record, written back here, is deleted again. Tokens whose record cannot
+   * be rewritten are ended.
+   */
+  async #refreshTokens(user: UserSnapshot): Promise<void> {
+    const rows = await this.tokens.listAll(user.id)
+    const stale: TokenRow[] = []
+    await Promise.all(
+      rows.map(async (row) => {
+        try {
+          const record = await this.tokenStore.load(row.kv_key)
+          if (!record || record.userId !== user.id) return
+          await this.tokenStore.save(row.kv_key, { ...record, user })
+          if (!(await this.tokens.exists(row.id))) await this.#deleteLate(row.kv_key)
+        } catch {
+          stale.push(row)
+        }
+      }),
+    )
+    await this.#endTokenRows(stale)
+  }
+
+  /** Deletes a token record this call has just written, once KV takes another write to it. */
+  async #deleteLate(kvKey: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, KV_WRITE_SPACING_MS))
+    await this.tokenStore.delete(kvKey)
+  }
+
+  /**
+   * Makes an API token for the user (DRF's `Token.objects.create`): a row in D1, then the sealed
+   * record in KV, then `token_created`. Returns the row and the key, which is shown only now.
+   * Throws 400 past `MAX_TOKENS_PER_USER`, 401 when the user is gone or inactive (a deactivation
+   * that ran meanwhile included), 503 when KV refuses the record.
+   */
+  async createToken(
+    user: { id: number },
+    fields: { name: string; expiresIn: number | null },
+    actor: Actor,
+  ): Promise<{ token: TokenRow; key: string }> {
+    const row = await this.users.getById(user.id)
+    if (row?.is_active !== 1) throw NOT_AUTHENTICATED
+    const key = generateTokenKey()
+    const now = this.now()
+    const token: TokenRow = {
+      id: generatePublicId(),
+      user_id: row.id,
+      name: fields.name,
+      kv_key: await tokenKvKey(key),
+      created_at: now,
+      expires_at: fields.expiresIn === null ? null : now + fields.expiresIn * 1000,
+      last_used: null,
+    }
+    if (!(await this.tokens.insert(token, now))) {
+      if ((await this.users.getById(user.id))?.is_active !== 1) throw NOT_AUTHENTICATED
+      throw new ValidationError(`A user may hold at most ${MAX_TOKENS_PER_USER} tokens.`)
+    }
+    const record: TokenRecord = {
+      v: 1,
+      id: token.id,
+      userId: row.id,
+      createdAt: token.created_at,
+      expiresAt: token.expires_at,
+      user: toSnapshot(row),
+    }
+    try {
+      await this.tokenStore.save(token.kv_key, record)
+    } catch (error) {
+      await this.tokens
+        .deleteStatement([token.id])
+        .run()
+        .catch(() => undefined)
+      throw await this.#unavailable(error)
+    }
+    // A deactivation that listed the user's tokens after this row was written ended it, maybe
+    // before the record was there to delete: the record must not outlive its row.
+    if (!(await this.tokens.exists(token.id))) {
+      await this.#deleteLate(token.kv_key)
+      throw NOT_AUTHENTICATED
+    }
+    await this.events.record(
+      { type: 'token_created', user: row, detail: { token: token.id, name: token.name } },
+      actor,
+    )
+    return { token, key }
+  }
+
+  /** Revokes one token of the user (`DELETE /auth/tokens/{id}`, the CLI): row, record, event. */
+  async revokeToken(
+    user: { id: number; username: string },
+    token: TokenRow,
+    actor: Actor,
+  ): Promise<void> {
+    await this.#endTokenRows([token]).catch(async (error) => {
+      throw await this.#unavailable(error)
+    })
+    await this.events.record({ type: 'token_revoked', user, detail: { token: token.id } }, actor)
   }
 
   // The changes. Each is one call for its callers.
@@ -335,6 +505,7 @@ export class Accounts {
   ): Promise<ImportResult> {
     return importUsers(this.db, users, options, async (user, id, created) => {
       const ended = created ? 0 : await this.#endSessions(id, null)
+      if (!created) await this.#endTokens(id)
       await this.events.record(
         {
           type: 'user_imported',

@@ -1,6 +1,7 @@
 /**
- * Django's `AuthenticationMiddleware` for Hono: sets `c.var.user` (the user, or null) from the
- * session before any route runs.
+ * Django's `AuthenticationMiddleware` for Hono, with DRF's `TokenAuthentication` beside it: sets
+ * `c.var.user` (the user, or null) and `c.var.credential` from the session, or from an API token
+ * in `Authorization`, before any route runs.
  *
  * The hot path reads nothing: the session record carries a snapshot of the user, sealed with the
  * rest of the record (session/record.ts), and write-through revocation (session-index.ts) keeps it
@@ -11,18 +12,35 @@ import type { MiddlewareHandler } from 'hono'
 import { type Accounts, type Actor, createAccounts, toSnapshot, type UserRow } from '../accounts'
 import type { Hashers } from '../accounts/hashers'
 import type { Env } from '../env'
+import { InvalidToken } from '../errors'
 import type { RequestVariables } from '../request'
 import type { Session, SessionRecord, SessionVariables, UserSnapshot } from '../session'
+import type { RecentRevocations } from '../session/cache'
+import { parseAuthorization, tokenKvKey } from '../tokens/key'
 import { inBackground } from '../utils/background'
 import type { HmacSigner } from '../utils/crypto'
 import { verifySessionAuthHash } from './auth-hash'
 import { LastSeen } from './last-seen'
 import { HASH_SESSION_KEY, SESSION_KEY } from './login'
 
+/** What authenticated a request: the session cookie or an API token, and how it signed in. */
+export interface Credential {
+  kind: 'session' | 'token'
+  /** The public id of the session or the token. */
+  id: string
+  /** RFC 8176 `amr`: the session's (`pwd`, `mfa`...), or `["token"]`. */
+  amr: readonly string[]
+}
+
+/** The `amr` of every token-authenticated request. */
+const TOKEN_AMR: readonly string[] = Object.freeze(['token'])
+
 /** What the auth middleware sets on the context. */
 export type AuthVariables = {
   /** The logged-in user, or null for an anonymous request. */
   user: UserSnapshot | null
+  /** What authenticated the request; null when anonymous. */
+  credential: Credential | null
   /** The accounts service over this request's bindings (login, logout, every user change). */
   accounts: Accounts
 }
@@ -37,6 +55,10 @@ export interface AuthMiddlewareOptions {
   now?: () => number
   /** Where `last_seen` writes are rate-limited. Default: a new `LastSeen()` for this app. */
   lastSeen?: LastSeen
+  /** Where tokens' `last_used` writes are rate-limited. Default: a new `LastSeen()`. */
+  lastUsed?: LastSeen
+  /** Told of every revocation (the session cache's check); see `RecentRevocations`. */
+  revocations?: RecentRevocations
 }
 
 /** Creates the auth middleware; it must run after the session middleware. */
@@ -45,6 +67,7 @@ export function authMiddleware(
 ): MiddlewareHandler<{ Bindings: Env; Variables: SessionVariables & AuthVariables }> {
   const now = options.now ?? Date.now
   const lastSeen = options.lastSeen ?? new LastSeen()
+  const lastUsed = options.lastUsed ?? new LastSeen()
 
   // One service per bindings object, which workerd hands to every request of an isolate: the
   // service keeps no per-request state, and building it on every request, anonymous ones
@@ -60,6 +83,7 @@ export function authMiddleware(
         hashers: options.hashers,
         secrets: options.secrets,
         now,
+        revocations: options.revocations,
       })
       services.set(env, accounts)
     }
@@ -69,9 +93,30 @@ export function authMiddleware(
   return async function authentication(c, next) {
     const accounts = accountsFor(c.env)
     c.set('accounts', accounts)
+    const authorization = parseAuthorization(c.req.header('Authorization'))
+    if (authorization.kind !== 'none') {
+      // DRF's TokenAuthentication: a token that does not authenticate is a 401, never anonymous.
+      if (authorization.kind === 'invalid') throw new InvalidToken()
+      // One KV read, as for a session; the record is sealed to the key's hash (tokens/record.ts).
+      const record = await accounts.tokenStore.load(await tokenKvKey(authorization.key))
+      if (!record) throw new InvalidToken()
+      c.set('user', record.user)
+      c.set('credential', { kind: 'token', id: record.id, amr: TOKEN_AMR })
+      if (lastUsed.shouldRecord(record.id, now())) {
+        inBackground(
+          c,
+          accounts.tokens
+            .touch(record.id, now())
+            .catch((error) => console.warn('last_used update failed', error)),
+        )
+      }
+      await next()
+      return
+    }
     const session = c.var.session
     const user = resolveUser(session)
     c.set('user', user)
+    c.set('credential', user ? { kind: 'session', id: session.id, amr: session.amr ?? [] } : null)
     if (user && lastSeen.shouldRecord(session.id, now())) {
       // The record's own expiry, or the one the sliding refresh is about to give it.
       const refreshed = now() + session.getExpiryAge() * 1000

@@ -64,7 +64,9 @@ export interface CsrfOptions {
   now?: () => number
   /**
    * Whether the request is exempt from the checks (Django's `csrf_exempt`): for endpoints called
-   * server to server that authenticate by what they carry. Default none.
+   * server to server that authenticate by what they carry, and for requests an API token in
+   * `Authorization` authenticated, which a browser never adds by itself (DRF's
+   * TokenAuthentication does not enforce CSRF). Default none.
    */
   exempt?: (c: Context) => boolean
 }

@@ -175,6 +175,10 @@ export interface ForwardingInfo {
   host: string
   /** The session cookie's name: that cookie never reaches the origin. */
   sessionCookieName: string
+  /** Other cookies of the gateway's own that never reach it (the session cache's). */
+  privateCookies?: readonly string[]
+  /** Whether `Authorization` carries the gateway's API token, which never reaches it either. */
+  dropAuthorization?: boolean
   /** Whether the request is a WebSocket upgrade to pass on (`isWebSocketUpgrade`). */
   webSocket?: boolean
 }
@@ -194,13 +198,17 @@ export function upstreamRequestHeaders(
   for (const [name, value] of incoming) {
     if (hopByHop(name) || replacedUpstream(name)) continue
     if (WEBSOCKET_HOP.has(originHeaderName(name))) continue
+    if (info.dropAuthorization && originHeaderName(name) === 'authorization') continue
     headers.append(name, value)
   }
   // The one upgrade passed on: workerd's fetch then makes the handshake with the origin.
   if (info.webSocket) headers.set('Upgrade', 'websocket')
   const cookie = hopByHop('cookie')
     ? null
-    : withoutCookies(incoming.get('Cookie'), [info.sessionCookieName])
+    : withoutCookies(incoming.get('Cookie'), [
+        info.sessionCookieName,
+        ...(info.privateCookies ?? []),
+      ])
   if (cookie !== null) headers.set('Cookie', cookie)
 
   // Only CF-Connecting-IP is trusted: a client-sent X-Forwarded-For was dropped above.

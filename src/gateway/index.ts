@@ -7,6 +7,7 @@
  * set `c.var.user` from one KV read, and the hot path must stay at that.
  */
 import type { Context } from 'hono'
+import type { Credential } from '../auth'
 import type { Config } from '../config'
 import type { AppEnv } from '../context'
 import {
@@ -17,7 +18,9 @@ import {
   NotFound,
   PermissionDenied,
 } from '../errors'
-import type { Session, UserSnapshot } from '../session'
+import type { UserSnapshot } from '../session'
+import { sessionCacheCookieName } from '../session/cache'
+import { isTokenAuthorization } from '../tokens/key'
 import { AssertionSigner } from './assertion'
 import { headerSafe, isWebSocketUpgrade, upstreamRequestHeaders } from './headers'
 import {
@@ -62,6 +65,12 @@ export interface Gateway {
   verify(c: Ctx): Promise<Response>
   /** Every path outside `/auth/*`, `/.well-known/*` and `/healthz`: the proxy to the routes. */
   proxy(c: Ctx): Promise<Response>
+  /**
+   * Whether a request may stand on the session cache (SESSION_CACHE_SECONDS): a GET or HEAD to a
+   * proxied route whose requirement is a signed-in user at most, never staff, superuser or MFA,
+   * and never `/auth/*`: those always read KV, so a revocation stops them at once.
+   */
+  sessionCacheable(c: Context): boolean
 }
 
 /** Paths the gateway never proxies, whatever the method. */
@@ -140,17 +149,19 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const policy = compilePolicy({ routes: config.routes, mfaPaths: config.mfaPaths })
   const reservedCookies = [config.sessionCookieName, config.csrfCookieName]
 
+  /** The identity headers for `user`, signed in by `credential` (a session or an API token). */
   async function identityHeaders(
     user: UserSnapshot,
-    session: Session,
+    credential: Credential | null,
     clientIp: string,
     audience?: string,
   ): Promise<Record<string, string>> {
-    const amr = session.amr ?? []
+    const amr = credential?.amr ?? []
+    const id = credential?.id ?? ''
     return {
       [USER_ID_HEADER]: String(user.id),
       [USERNAME_HEADER]: headerSafe(user.username),
-      [ASSERTION_HEADER]: await signer.assertionFor(user, session.id, clientIp, amr, audience),
+      [ASSERTION_HEADER]: await signer.assertionFor(user, id, clientIp, amr, audience),
     }
   }
 
@@ -171,6 +182,17 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   return {
     signer,
     policy,
+
+    sessionCacheable(c) {
+      const method = c.req.method
+      if (method !== 'GET' && method !== 'HEAD') return false
+      const path = new URL(c.req.url).pathname
+      if (!proxying || isReservedPath(path)) return false
+      const decision = policy.decide(path, method)
+      if (decision.kind !== 'route') return false
+      const needs = decision.requirement
+      return !needs.staff && !needs.superuser && !needs.mfa
+    },
 
     async jwks(c) {
       return c.json(await signer.jwks(), 200, { 'Cache-Control': 'public, max-age=300' })
@@ -199,9 +221,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       }
       // Without a URI only the login is checked.
       const route = decision ? routed(decision) : null
-      enforce(accessFor(route?.requirement ?? SIGNED_IN, user, c.var.session.amr ?? []))
+      const credential = c.var.credential
+      enforce(accessFor(route?.requirement ?? SIGNED_IN, user, credential?.amr ?? []))
       const headers = new Headers(
-        user ? await identityHeaders(user, c.var.session, c.var.clientIp, route?.audience) : {},
+        user ? await identityHeaders(user, credential, c.var.clientIp, route?.audience) : {},
       )
       headers.set('Cache-Control', 'no-store')
       return new Response(null, { status: 200, headers })
@@ -219,7 +242,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       const origin = route.origin
       if (!origin) throw new NotFound()
       const user = c.var.user
-      const access = accessFor(route.requirement, user, c.var.session.amr ?? [])
+      const credential = c.var.credential
+      const access = accessFor(route.requirement, user, credential?.amr ?? [])
       if (access === 'login' && isBrowserNavigation(c.req.method, c.req.header('Accept'))) {
         return c.redirect(loginRedirect(url), 302)
       }
@@ -231,9 +255,11 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
           secure: c.var.site.secure,
           host: c.var.site.host,
           sessionCookieName: config.sessionCookieName,
+          privateCookies: [sessionCacheCookieName(config.sessionCookieName)],
+          dropAuthorization: isTokenAuthorization(c.req.header('Authorization')),
           webSocket: isWebSocketUpgrade(c.req.method, c.req.raw.headers),
         },
-        user ? await identityHeaders(user, c.var.session, c.var.clientIp, route.audience) : {},
+        user ? await identityHeaders(user, credential, c.var.clientIp, route.audience) : {},
       )
       return forward(c.req.raw, url, headers, {
         origin,

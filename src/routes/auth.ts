@@ -10,7 +10,7 @@ import { logout } from '../auth/login'
 import { changePassword, type Factor, signIn } from '../auth/sign-in'
 import type { Config } from '../config'
 import type { AppEnv } from '../context'
-import { NOT_AUTHENTICATED, NotFound } from '../errors'
+import { NOT_AUTHENTICATED, NotFound, PermissionDenied } from '../errors'
 import type { Gateway } from '../gateway'
 import type { SecondFactorMethod } from '../mfa/repository'
 import type { UserSnapshot } from '../session'
@@ -24,6 +24,7 @@ import { mfaRoutes } from './mfa'
 import { safeRedirect } from './redirect'
 import { formLogin, formNext, signInPage } from './sign-in'
 import { ssoRoutes } from './sso'
+import { tokenRoutes } from './tokens'
 
 /** The throttle for this request, from the settings. */
 export function throttleFor(c: Context<AppEnv>, config: Config): LoginThrottle {
@@ -102,9 +103,27 @@ function applicationData(data: Record<string, unknown>): Record<string, unknown>
   return Object.fromEntries(Object.entries(data).filter(([key]) => !key.startsWith('_')))
 }
 
+/**
+ * What an API token may reach under `/auth`: reading who it is, forward-auth, tokens, events and
+ * sessions. The rest acts on the browser session itself (sign-in, logout, the session's data, the
+ * password and second factors, which also ask for a session's proof): a token, however leaked,
+ * cannot change how its user signs in.
+ */
+const TOKEN_PATHS = /^\/auth\/(?:csrf|me|verify|events|tokens(?:\/[^/]*)?|sessions(?:\/[^/]*)?)$/
+
+/** The 403 of a token-authenticated request to a session-only endpoint. */
+const SESSION_REQUIRED = 'This endpoint needs a signed-in session, not an API token.'
+
 /** Builds the `/auth` sub-app. */
 export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
+
+  app.use('*', async function sessionOnly(c, next) {
+    if (c.var.credential?.kind === 'token' && !TOKEN_PATHS.test(c.req.path)) {
+      throw new PermissionDenied(SESSION_REQUIRED, 'session_required')
+    }
+    await next()
+  })
 
   route(app, '/csrf', {
     GET: (c) => c.json({ csrfToken: c.var.csrf.getToken() }),
@@ -139,7 +158,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   })
 
   route(app, '/me', {
-    GET: (c) => c.json({ user: requireUser(c), amr: c.var.session.amr ?? [] }),
+    GET: (c) => c.json({ user: requireUser(c), amr: c.var.credential?.amr ?? [] }),
   })
 
   route(app, '/session', {
@@ -241,6 +260,7 @@ export function authRoutes(config: Config, gateway: Gateway): Hono<AppEnv> {
   })
 
   app.route('/', mfaRoutes(config))
+  app.route('/', tokenRoutes())
   app.route('/', mailRoutes(config))
   app.route('/', ssoRoutes(config))
 

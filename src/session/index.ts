@@ -11,6 +11,14 @@ import type { RequestVariables } from '../request'
 import { inBackground } from '../utils/background'
 import { addVary, deletionCookie, serializeCookie } from '../utils/cookies'
 import { HmacSigner } from '../utils/crypto'
+import {
+  type CachedSession,
+  copyOf,
+  MAX_CACHE_COOKIE_BYTES,
+  recordOfCopy,
+  type SessionCacheOptions,
+  sessionCacheCookieName,
+} from './cache'
 import { kvKeyFor, parseSessionKey } from './key'
 import type { SessionRecord } from './record'
 import { Session } from './session'
@@ -41,6 +49,8 @@ export interface SessionMiddlewareOptions {
    * there that no revocation ended the session while this request held it (see `confirmSaved`).
    */
   afterSave?: (c: Context, kvKey: string, record: SessionRecord) => Promise<void>
+  /** The session cache (SESSION_CACHE_SECONDS); default none: every request reads KV. */
+  cache?: SessionCacheOptions
 }
 
 /**
@@ -62,6 +72,9 @@ export function recordSigner(secrets: readonly string[]): HmacSigner {
 
 const RECORD_SALT = 'sessiongate.session.record'
 
+/** Methods that never change anything: only they may be given a session-cache copy. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD'])
+
 function warnAfterSave(error: unknown): void {
   console.warn('Checking a saved session failed', error)
 }
@@ -79,11 +92,59 @@ export function sessionMiddleware(
   const domain = options.domain ?? null
   const afterSave = options.afterSave
   const signer = options.signer
+  const cache = options.cache
+  const cacheName = sessionCacheCookieName(cookieName)
+
+  /** The cache cookie for a copy of `record` under `kvKey`, or null when it would be too big. */
+  async function cacheCookie(kvKey: string, record: SessionRecord, secure: boolean) {
+    if (!cache || !record.user) return null
+    const now = settings.now()
+    const copy = copyOf(record, record.user, cache.seconds, now)
+    const value = await cache.signer.seal(kvKey, copy)
+    if (value.length > MAX_CACHE_COOKIE_BYTES) return null
+    return serializeCookie(cacheName, value, {
+      maxAge: Math.max(1, Math.floor((copy.expiresAt - now) / 1000)),
+      now,
+      domain,
+      secure,
+      httpOnly: true,
+      sameSite: 'Lax',
+    })
+  }
+
+  /**
+   * Whether the client should get a new copy: it holds none, or one half gone. Its seal is not
+   * checked here (that costs an HMAC on every such request): a copy that is forged, for another
+   * session or outdated is refused where it would be used, and replaced there.
+   */
+  function wantsCopy(presented: string | undefined, options: SessionCacheOptions): boolean {
+    const expiresAt = options.signer.peekExpiresAt(presented)
+    return expiresAt === null || expiresAt - settings.now() < (options.seconds * 1000) / 2
+  }
 
   return async function session(c, next) {
     const store = new SessionStore(c.env.SESSIONS, signer, settings.now)
     const key = parseSessionKey(getCookie(c, cookieName))
     const kvKey = key ? await kvKeyFor(key) : null
+    const presentedCopy = cache ? getCookie(c, cacheName) : undefined
+
+    // The session cache: a safe request to an ordinary route may stand on a valid copy, bound to
+    // this session key, instead of the KV read. Such a session is read-only: nothing is saved.
+    let copy: CachedSession | null = null
+    let copyRefused = false
+    if (cache && kvKey && presentedCopy !== undefined && cache.isCacheable(c)) {
+      copyRefused = true
+      copy = await cache.signer.open(kvKey, presentedCopy, settings.now())
+      if (copy && cache.revocations.outdates(copy.user.id, copy.issuedAt)) copy = null
+    }
+    if (copy) {
+      const cached = new Session(settings, key, kvKey, recordOfCopy(copy))
+      c.set('session', cached)
+      await next()
+      addVary(c.res.headers, 'Cookie')
+      return
+    }
+
     const record = kvKey ? await store.load(kvKey) : null
     const current = new Session(settings, key, kvKey, record)
     c.set('session', current)
@@ -93,6 +154,34 @@ export function sessionMiddleware(
     const secure = c.var.site.secure
     const headers = c.res.headers
     if (current.accessed) addVary(headers, 'Cookie')
+
+    if (cache && c.res.status < 500) {
+      // Logout, a revocation, a sign-in as someone else: a copy must never outlive its session
+      // or its snapshot. A valid copy is replaced below when the session was saved; one that
+      // was presented and not used (expired, outdated) is replaced from the record just read.
+      const signedIn = current.user !== null && !current.isEmpty
+      // A session this request ended or left (logout, its own revocation, a sign-in as someone
+      // else) outdates every copy of that user's issued so far in this isolate: a copy replayed
+      // with the old cookie reads KV, and finds nothing.
+      if (record?.user && (current.loadedKvKey !== kvKey || current.user?.id !== record.user.id)) {
+        cache.revocations.note(record.user.id, settings.now())
+      }
+      if (!signedIn && presentedCopy !== undefined) {
+        headers.append('Set-Cookie', deletionCookie(cacheName, { domain, secure }))
+      } else if (
+        signedIn &&
+        record &&
+        kvKey &&
+        !current.modified &&
+        SAFE_METHODS.has(c.req.method) &&
+        // A safe request that read KV anyway (/auth/me, a staff route, a copy refused) hands
+        // out a fresh copy when the client holds none that is good for half its life more.
+        (copyRefused || wantsCopy(presentedCopy, cache))
+      ) {
+        const cookie = await cacheCookie(kvKey, record, secure)
+        if (cookie) headers.append('Set-Cookie', cookie)
+      }
+    }
 
     // A record left behind by cycleKey() or flush() is deleted even on an error response:
     // logout must never leave a usable record.
@@ -124,6 +213,10 @@ export function sessionMiddleware(
         throw new Throttled(1)
       }
       if (afterSave) inBackground(c, afterSave(c, kvKey, record).catch(warnAfterSave))
+      if (cache && current.user) {
+        const cookie = await cacheCookie(kvKey, record, secure)
+        headers.append('Set-Cookie', cookie ?? deletionCookie(cacheName, { domain, secure }))
+      }
     } else if (current.needsRefresh()) {
       const record = current.toRecord()
       const kvKey = await kvKeyFor(current.key as string)

@@ -51,7 +51,8 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string')
 }
 
-function isUserSnapshot(value: unknown): value is UserSnapshot {
+/** Whether a parsed JSON value has the shape of a `UserSnapshot`. */
+export function isUserSnapshot(value: unknown): value is UserSnapshot {
   return (
     isObject(value) &&
     Number.isSafeInteger(value.id) &&
@@ -105,27 +106,25 @@ function sealMessage(kvKey: string, json: string): string {
   return `${kvKey}\n${json}`
 }
 
-/** The stored text of `record` under `kvKey`, sealed with the signer's first secret. */
-export async function sealRecord(
-  signer: HmacSigner,
-  kvKey: string,
-  record: SessionRecord,
-): Promise<string> {
-  const json = JSON.stringify(record)
+/**
+ * The stored text of a JSON object under `kvKey`, sealed with the signer's first secret. Session
+ * records and API token records (src/tokens) are sealed this way, each with its own signer salt.
+ */
+export async function sealJson(signer: HmacSigner, kvKey: string, json: string): Promise<string> {
   const seal = await signer.sign(sealMessage(kvKey, json))
   return `${SEAL_PREFIX}${seal}",${json.slice(1)}`
 }
 
 /**
- * The record stored as `text` under `kvKey`, or null when there is none, its seal does not verify
- * (under SECRET_KEY or a fallback) or it is malformed. The seal is checked before the JSON is
- * parsed, so a forged value costs one HMAC and nothing more.
+ * The JSON text sealed as `text` under `kvKey`, or null when there is none or its seal does not
+ * verify (under SECRET_KEY or a fallback). Nothing is parsed before the seal is checked, so a
+ * forged value costs one HMAC and nothing more.
  */
-export async function openRecord(
+export async function openSealed(
   signer: HmacSigner,
   kvKey: string,
   text: string | null,
-): Promise<SessionRecord | null> {
+): Promise<string | null> {
   if (
     text === null ||
     !text.startsWith(SEAL_PREFIX) ||
@@ -134,8 +133,28 @@ export async function openRecord(
     return null
   }
   const json = `{${text.slice(SEALED_BODY)}`
-  if (!(await signer.verify(text.slice(SEAL_PREFIX.length, SEAL_END), sealMessage(kvKey, json)))) {
-    return null
-  }
-  return parseRecord(json)
+  const seal = text.slice(SEAL_PREFIX.length, SEAL_END)
+  return (await signer.verify(seal, sealMessage(kvKey, json))) ? json : null
+}
+
+/** The stored text of `record` under `kvKey`, sealed with the signer's first secret. */
+export function sealRecord(
+  signer: HmacSigner,
+  kvKey: string,
+  record: SessionRecord,
+): Promise<string> {
+  return sealJson(signer, kvKey, JSON.stringify(record))
+}
+
+/**
+ * The record stored as `text` under `kvKey`, or null when there is none, its seal does not verify
+ * (under SECRET_KEY or a fallback) or it is malformed.
+ */
+export async function openRecord(
+  signer: HmacSigner,
+  kvKey: string,
+  text: string | null,
+): Promise<SessionRecord | null> {
+  const json = await openSealed(signer, kvKey, text)
+  return json === null ? null : parseRecord(json)
 }

@@ -16,6 +16,7 @@ import { mailTest } from './mail.mjs'
 import { nginxTest } from './nginx.mjs'
 import { passkeysTest } from './passkeys.mjs'
 import { ssoTest } from './sso.mjs'
+import { tokensTest } from './tokens.mjs'
 import { websocketTest } from './websocket.mjs'
 
 const TESTS = {
@@ -28,6 +29,7 @@ const TESTS = {
   django: djangoTest,
   websocket: websocketTest,
   passkeys: passkeysTest,
+  tokens: tokensTest,
   mail: mailTest,
   sso: ssoTest,
 }

@@ -11,7 +11,7 @@ import { Client, createUser } from '../helpers'
 const DAY = 86_400_000
 
 describe('the daily clean-up', () => {
-  it('deletes events older than AUDIT_RETENTION_DAYS, dead session rows and passed throttle windows', async () => {
+  it('deletes events older than AUDIT_RETENTION_DAYS, dead session rows, expired tokens and passed throttle windows', async () => {
     const now = Date.now()
     const user = await createUser()
     const insertEvent = (at: number, type: string) =>
@@ -34,6 +34,16 @@ describe('the daily clean-up', () => {
     await insertRow('lagging', now - 60_000)
     const throttle = new LoginThrottle(env.DB, { now: () => now - 3_600_000 })
     await (await throttle.attempt('203.0.113.77', 'pruned')).recordFailure()
+    const insertToken = (id: string, expiresAt: number | null) =>
+      env.DB.prepare(
+        `INSERT INTO api_tokens (id, user_id, name, kv_key, created_at, expires_at)
+         VALUES (?1, ?2, 'pruned', ?3, 0, ?4)`,
+      )
+        .bind(id, user.id, `token:${id}`, expiresAt)
+        .run()
+    await insertToken('expiredtoken', now - 60_000)
+    await insertToken('livetoken', now + 60_000)
+    await insertToken('forevertoken', null)
 
     const pruned = await pruneExpired(env.DB, loadConfig(env), now)
     expect(pruned.events).toBeGreaterThanOrEqual(1)
@@ -45,6 +55,11 @@ describe('the daily clean-up', () => {
       .bind(user.id)
       .all<{ id: string }>()
     expect(ids.results.map((row) => row.id)).toEqual(['lagging'])
+    expect(pruned.tokens).toBe(1)
+    const tokens = await env.DB.prepare('SELECT id FROM api_tokens WHERE user_id = ?1 ORDER BY id')
+      .bind(user.id)
+      .all<{ id: string }>()
+    expect(tokens.results.map((row) => row.id)).toEqual(['forevertoken', 'livetoken'])
     const left = await env.DB.prepare('SELECT count(*) AS n FROM login_failures').first<number>('n')
     expect(left).toBe(0)
   })

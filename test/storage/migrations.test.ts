@@ -103,6 +103,7 @@ describe('migrations', () => {
     await applySchema(env.SCHEMA_DB, env.TEST_SCHEMA)
     const migrated = await describeSchema(env.DB)
     expect(Object.keys(migrated.tables).sort()).toEqual([
+      'api_tokens',
       'auth_events',
       'groups',
       'login_failures',
