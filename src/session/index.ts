@@ -95,10 +95,18 @@ export function sessionMiddleware(
   const cache = options.cache
   const cacheName = sessionCacheCookieName(cookieName)
 
-  /** The cache cookie for a copy of `record` under `kvKey`, or null when it would be too big. */
-  async function cacheCookie(kvKey: string, record: SessionRecord, secure: boolean) {
+  /**
+   * The cache cookie for a copy of `record` under `kvKey`, read from KV at `now`, or null when
+   * it would be too big. The copy dates from the read, not from the response: a revocation while
+   * the route ran (a slow origin, a long poll) must outdate it.
+   */
+  async function cacheCookie(
+    kvKey: string,
+    record: SessionRecord,
+    now: number,
+    secure: boolean,
+  ) {
     if (!cache || !record.user) return null
-    const now = settings.now()
     const copy = copyOf(record, record.user, cache.seconds, now)
     const value = await cache.signer.seal(kvKey, copy)
     if (value.length > MAX_CACHE_COOKIE_BYTES) return null
@@ -145,6 +153,7 @@ export function sessionMiddleware(
       return
     }
 
+    const readAt = settings.now()
     const record = kvKey ? await store.load(kvKey) : null
     const current = new Session(settings, key, kvKey, record)
     c.set('session', current)
@@ -178,7 +187,7 @@ export function sessionMiddleware(
         // out a fresh copy when the client holds none that is good for half its life more.
         (copyRefused || wantsCopy(presentedCopy, cache))
       ) {
-        const cookie = await cacheCookie(kvKey, record, secure)
+        const cookie = await cacheCookie(kvKey, record, readAt, secure)
         if (cookie) headers.append('Set-Cookie', cookie)
       }
     }
@@ -214,7 +223,7 @@ export function sessionMiddleware(
       }
       if (afterSave) inBackground(c, afterSave(c, kvKey, record).catch(warnAfterSave))
       if (cache && current.user) {
-        const cookie = await cacheCookie(kvKey, record, secure)
+        const cookie = await cacheCookie(kvKey, record, readAt, secure)
         headers.append('Set-Cookie', cookie ?? deletionCookie(cacheName, { domain, secure }))
       }
     } else if (current.needsRefresh()) {

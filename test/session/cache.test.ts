@@ -122,6 +122,28 @@ describe('SESSION_CACHE_SECONDS', () => {
     expect((await client.get('/api/thing')).status).toBe(401)
   })
 
+  it('dates a copy from its KV read: a revocation while the origin answered outdates it', async () => {
+    let now = Date.now()
+    const { fetcher, client, user } = await cachedGateway({}, () => now)
+    client.cookies.delete(CACHE)
+    // The origin takes its time; the gateway read KV before the revocation below.
+    const slow = client.get('/slow?ms=1500')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    now += 1000
+    const other = new Client(fetcher)
+    await other.login(user.username, user.password)
+    const changed = await other.post('/auth/password', {
+      json: { old_password: user.password, new_password: 'violet-kettle-orbit-42' },
+    })
+    expect(changed.status).toBe(200)
+    now += 1000
+    const response = await slow
+    expect(response.status).toBe(200)
+    expect(setCookie(response, CACHE)).toBeDefined()
+    // The copy handed out with that answer predates the revocation: it is not honoured.
+    expect((await client.get('/api/thing')).status).toBe(401)
+  })
+
   it('issues a fresh copy when a safe request read KV because the copy had expired', async () => {
     let now = Date.now()
     const { client } = await cachedGateway({}, () => now)
