@@ -147,7 +147,9 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     now: options.now,
   })
   const policy = compilePolicy({ routes: config.routes, mfaPaths: config.mfaPaths })
-  const reservedCookies = [config.sessionCookieName, config.csrfCookieName]
+  // The origin may neither set nor read the gateway's own cookies (its session cache's included).
+  const cacheCookieName = sessionCacheCookieName(config.sessionCookieName)
+  const reservedCookies = [config.sessionCookieName, config.csrfCookieName, cacheCookieName]
 
   /** The identity headers for `user`, signed in by `credential` (a session or an API token). */
   async function identityHeaders(
@@ -191,7 +193,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       const decision = policy.decide(path, method)
       if (decision.kind !== 'route') return false
       const needs = decision.requirement
-      return !needs.staff && !needs.superuser && !needs.mfa
+      // Like the staff flag, a group change must take effect at once on the routes it gates.
+      return !needs.staff && !needs.superuser && !needs.mfa && needs.groups.length === 0
     },
 
     async jwks(c) {
@@ -255,7 +258,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
           secure: c.var.site.secure,
           host: c.var.site.host,
           sessionCookieName: config.sessionCookieName,
-          privateCookies: [sessionCacheCookieName(config.sessionCookieName)],
+          privateCookies: [cacheCookieName],
           dropAuthorization: isTokenAuthorization(c.req.header('Authorization')),
           webSocket: isWebSocketUpgrade(c.req.method, c.req.raw.headers),
         },

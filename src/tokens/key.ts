@@ -23,6 +23,9 @@ export async function tokenKvKey(key: string): Promise<string> {
   return TOKEN_KV_PREFIX + (await sha256Hex(key))
 }
 
+/** A token scheme or key after a comma, in a header that holds several. */
+const JOINED_TOKEN = new RegExp(`,\\s*(token\\s|bearer\\s+${TOKEN_PREFIX})`, 'i')
+
 /**
  * What an `Authorization` header says about tokens (DRF's `TokenAuthentication.authenticate`):
  * `none` when it names no token (absent, or another scheme such as Basic, or a Bearer value that
@@ -33,6 +36,9 @@ export function parseAuthorization(
   header: string | undefined,
 ): { kind: 'none' } | { kind: 'invalid' } | { kind: 'key'; key: string } {
   if (header === undefined) return { kind: 'none' }
+  // Two Authorization headers arrive joined by a comma: a token in the second must not pass as
+  // part of the first's credential (and so reach the origin).
+  if (header.includes(',') && JOINED_TOKEN.test(header)) return { kind: 'invalid' }
   const parts = header.trim().split(/\s+/)
   const scheme = parts[0]?.toLowerCase()
   if (scheme === 'bearer') {

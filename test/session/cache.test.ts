@@ -78,6 +78,17 @@ describe('SESSION_CACHE_SECONDS', () => {
     expect((await staff.client.get('/vault/x')).status).toBe(401)
   })
 
+  it('always reads KV for routes gated by groups, so a group change counts at once', async () => {
+    const routes = JSON.stringify([
+      { path: '/reports/**', groups: ['finance'] },
+      { path: '/api/**', access: 'authenticated' },
+    ])
+    const { client } = await cachedGateway({ ROUTES: routes })
+    await dropRecord(client)
+    expect((await client.get('/api/thing')).status).toBe(200)
+    expect((await client.get('/reports/q1')).status).toBe(401)
+  })
+
   it('clears the copy at logout, and a replayed copy is outdated in this isolate', async () => {
     const { client } = await cachedGateway()
     const copy = client.cookies.get(CACHE) as string

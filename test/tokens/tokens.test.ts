@@ -116,6 +116,9 @@ describe('Authorization: Token', () => {
       'Token',
       'Token a b',
       'Token nope',
+      // Two headers joined: the token is not the Basic credential's, and not the origin's.
+      `Basic dXNlcjpwYXNz, Token ${unknown}`,
+      `Basic dXNlcjpwYXNz, Bearer ${unknown}`,
     ]) {
       const response = await workerFetch(
         new Request('http://localhost/auth/me', { headers: { Authorization: header } }),
