@@ -20,6 +20,7 @@ import { backchannelLogout, validateLogoutToken } from '../sso/logout'
 import { listIdentities, unlinkIdentity } from '../sso/service'
 import { STATE_COOKIE, STATE_SECONDS, StateCookie } from '../sso/state'
 import { constantTimeEqual } from '../utils/crypto'
+import { isObject } from '../utils/json'
 import { signInRequest } from './auth'
 import { readBody } from './body'
 import { route } from './methods'
@@ -53,7 +54,8 @@ export function ssoRoutes(config: Config): Hono<AppEnv> {
   route(app, '/sso/:id/login', {
     GET: async (c) => {
       const provider = providerOf(c)
-      const next = c.req.query('next') ?? ''
+      // Only a safe path is kept in the state cookie (anything else is `/`).
+      const next = safeRedirect(c.req.query('next') ?? '')
       const now = c.var.accounts.now()
       const pending = newAuthorization(provider)
       let url: URL
@@ -108,10 +110,13 @@ export function ssoRoutes(config: Config): Hono<AppEnv> {
   route(app, '/sso/:id/backchannel-logout', {
     POST: async (c) => {
       const provider = providerOf(c)
-      const body = (await readBody(c)) as Record<string, unknown>
-      const token = body?.logout_token
+      // The logout endpoint's answers are never cached (Back-Channel Logout 1.0, 2.8), and its
+      // errors are OAuth's, not DRF's.
+      const noStore = { 'Cache-Control': 'no-store' }
       const invalid = (description: string) =>
-        c.json({ error: 'invalid_request', error_description: description }, 400)
+        c.json({ error: 'invalid_request', error_description: description }, 400, noStore)
+      const body = await readBody(c).catch(() => null)
+      const token = isObject(body) ? body.logout_token : undefined
       if (typeof token !== 'string' || token === '') return invalid('logout_token is required.')
       let claims: Awaited<ReturnType<typeof validateLogoutToken>>
       try {
@@ -121,7 +126,7 @@ export function ssoRoutes(config: Config): Hono<AppEnv> {
         throw error
       }
       await backchannelLogout(c.var.accounts, provider, claims, actorOf(c))
-      return c.body(null, 200)
+      return c.body(null, 200, noStore)
     },
   })
 

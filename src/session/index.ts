@@ -100,12 +100,7 @@ export function sessionMiddleware(
    * it would be too big. The copy dates from the read, not from the response: a revocation while
    * the route ran (a slow origin, a long poll) must outdate it.
    */
-  async function cacheCookie(
-    kvKey: string,
-    record: SessionRecord,
-    now: number,
-    secure: boolean,
-  ) {
+  async function cacheCookie(kvKey: string, record: SessionRecord, now: number, secure: boolean) {
     if (!cache || !record.user) return null
     const copy = copyOf(record, record.user, cache.seconds, now)
     const value = await cache.signer.seal(kvKey, copy)

@@ -13,7 +13,7 @@ import { SESSION_KEY } from '../auth/login'
 import { completeSignIn, type SignInContext, type SignInResult } from '../auth/sign-in'
 import type { SsoProvider } from '../config'
 import { PermissionDenied } from '../errors'
-import { ALPHANUMERIC, LOWER_ALPHANUMERIC, randomString } from '../utils/crypto'
+import { LOWER_ALPHANUMERIC, randomString } from '../utils/crypto'
 import type { VerifiedIdentity } from './client'
 import { identitiesOf, linkIdentity } from './service'
 
@@ -117,11 +117,13 @@ async function userFor(
     return signedIn
   }
   const sameEmail = identity.email !== '' ? await accounts.users.withEmail(identity.email) : []
-  // Only an e-mail the provider verified proves the person owns that account's address.
-  if (provider.linkByEmail && identity.emailVerified && sameEmail.length === 1) {
-    const user = sameEmail[0] as UserRow
-    await link(user, 'email')
-    return user
+  // Both ends must have verified the address: the provider's proves the person owns it, the
+  // account's that its owner does (else anyone could sign up with a victim's address first, and
+  // be joined by the victim's identity later).
+  const owner = sameEmail.length === 1 ? (sameEmail[0] as UserRow) : null
+  if (provider.linkByEmail && identity.emailVerified && owner?.email_verified === 1) {
+    await link(owner, 'email')
+    return owner
   }
   if (!provider.signup) return refuse(context, provider, identity, 'sso_no_account', NO_ACCOUNT)
   if (sameEmail.length > 0)
@@ -129,8 +131,7 @@ async function userFor(
   const user = await accounts.create(
     {
       username: await freeUsername(context, provider, identity),
-      // Django's unusable password: "!" and 40 random characters (make_password(None)).
-      password: `!${randomString(ALPHANUMERIC, 40)}`,
+      password: accounts.hashers.makeUnusablePassword(),
       email: identity.email,
       email_verified: identity.emailVerified,
       first_name: identity.firstName.slice(0, 150),

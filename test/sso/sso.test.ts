@@ -277,10 +277,18 @@ describe('GET /auth/sso/{id}/callback', () => {
 
   it('links an existing user by a verified e-mail when the entry says link_by_email', async () => {
     const email = `${uniqueName('linked')}@example.com`
-    const user = await createUser({ email })
+    const user = await createUser({ email, email_verified: true })
     const client = new Client(fetcher)
     expect((await viaProvider(client, 'idp', { as: person({ email }) })).status).toBe(302)
     expect((await me(client)).body.user.id).toBe(user.id)
+  })
+
+  it('does not link to an account whose own e-mail is not verified (it may not be its owner)', async () => {
+    const email = `${uniqueName('squatted')}@example.com`
+    await createUser({ email })
+    const client = new Client(fetcher)
+    expect((await viaProvider(client, 'idp', { as: person({ email }) })).status).toBe(403)
+    expect((await me(client)).status).toBe(401)
   })
 
   it('does not link by an e-mail the provider did not verify', async () => {
@@ -309,7 +317,7 @@ describe('GET /auth/sso/{id}/callback', () => {
 
   it('answers 400 for an inactive user', async () => {
     const email = `${uniqueName('inactive')}@example.com`
-    await createUser({ email, is_active: false })
+    await createUser({ email, is_active: false, email_verified: true })
     const client = new Client(fetcher)
     const response = await viaProvider(client, 'idp', { as: person({ email }) })
     expect(response.status).toBe(400)
@@ -320,7 +328,7 @@ describe('GET /auth/sso/{id}/callback', () => {
     const clock = new TestClock()
     const app = clockedApp(clock, SETTINGS)
     const email = `${uniqueName('mfa')}@example.com`
-    const user = await createUser({ email })
+    const user = await createUser({ email, email_verified: true })
     const setup = new Client(app)
     await setup.login(user.username, user.password)
     const { secret } = await enableTotp(setup, user.password, clock)
@@ -527,16 +535,23 @@ describe('POST /auth/sso/{id}/backchannel-logout', () => {
     })
   }
 
-  it('answers 400 when logout_token is missing', async () => {
-    const response = await fetcher(
-      new Request('http://localhost/auth/sso/idp/backchannel-logout', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: '',
-      }),
-    )
-    expect(response.status).toBe(400)
-    expect(((await response.json()) as { error: string }).error).toBe('invalid_request')
+  it('answers 400 invalid_request, never cached, when logout_token is missing or unreadable', async () => {
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', ''],
+      ['text/plain', 'logout_token=x'],
+      ['application/json', '{"logout_token":'],
+    ]) {
+      const response = await fetcher(
+        new Request('http://localhost/auth/sso/idp/backchannel-logout', {
+          method: 'POST',
+          headers: { 'Content-Type': type as string },
+          body,
+        }),
+      )
+      expect(response.status).toBe(400)
+      expect(response.headers.get('Cache-Control')).toBe('no-store')
+      expect(((await response.json()) as { error: string }).error).toBe('invalid_request')
+    }
   })
 })
 
