@@ -14,6 +14,7 @@ import { validatePassword } from '../accounts/validators'
 import { completeSignIn, type SignInContext, type SignInResult } from '../auth/sign-in'
 import type { EmailVerification } from '../config'
 import { PermissionDenied, ValidationError } from '../errors'
+import { IdentityRepository } from '../sso/repository'
 import type { LoginThrottle } from '../throttle'
 import type { Mailer } from '.'
 import { passwordResetMessage, unknownAccountMessage, verificationMessage } from './templates'
@@ -91,12 +92,22 @@ async function countRequest(context: MailContext, email: string): Promise<void> 
   await attempt.recordFailure()
 }
 
-/** Django's PasswordResetForm.get_users: active users of the address with a usable password. */
+/**
+ * Django's PasswordResetForm.get_users: active users of the address with a usable password; and
+ * those whose unusable password an identity provider's sign-up gave them, so that they can add
+ * one (a user whose password an operator made unusable has no linked identity, and gets none).
+ */
 async function resettableUsers(accounts: Accounts, email: string): Promise<UserRow[]> {
-  const users = await accounts.users.byEmail(email)
-  return users.filter(
-    (user) => user.is_active === 1 && accounts.hashers.isPasswordUsable(user.password),
+  const active = (await accounts.users.byEmail(email)).filter((user) => user.is_active === 1)
+  const identities = new IdentityRepository(accounts.db)
+  const resettable = await Promise.all(
+    active.map(
+      async (user) =>
+        accounts.hashers.isPasswordUsable(user.password) ||
+        (await identities.forUser(user.id)).length > 0,
+    ),
   )
+  return active.filter((_, index) => resettable[index])
 }
 
 /**

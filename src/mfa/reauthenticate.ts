@@ -11,11 +11,6 @@ import type { LoginThrottle } from '../throttle'
 
 export const INCORRECT_PASSWORD = 'Incorrect password.'
 
-/** Django's `has_usable_password`. */
-export function hasUsablePassword(encoded: string): boolean {
-  return encoded !== '' && !encoded.startsWith('!')
-}
-
 /**
  * Checks `password` (from the request body, any type) against the user's stored one: 400
  * `Incorrect password.` when it is missing or wrong, 429 when throttled. Passes at once for a
@@ -26,7 +21,7 @@ export async function confirmPassword(
   user: UserRow,
   password: unknown,
 ): Promise<void> {
-  if (!hasUsablePassword(user.password)) return
+  if (!accounts.hashers.isPasswordUsable(user.password)) return
   const attempt = await throttle.attempt(actor.ip ?? 'unknown', user.username)
   await attempt.check()
   const typed = typeof password === 'string' ? password : ''

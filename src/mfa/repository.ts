@@ -228,18 +228,6 @@ export class MfaRepository {
     return result.meta.changes === 1
   }
 
-  /** How many codes the user's set holds, and how many are not used yet. */
-  async codeCounts(userId: number): Promise<{ total: number; unused: number }> {
-    const row = await this.db
-      .prepare(
-        `SELECT count(*) AS total, count(*) FILTER (WHERE used_at IS NULL) AS unused
-         FROM mfa_recovery_codes WHERE user_id = ?1`,
-      )
-      .bind(userId)
-      .first<{ total: number; unused: number }>()
-    return row ?? { total: 0, unused: 0 }
-  }
-
   // Passkeys.
 
   /** The user's WebAuthn user handle, made (random) and stored on first use. */
@@ -276,14 +264,6 @@ export class MfaRepository {
       )
       .bind(credentialId)
       .first<PasskeyRow & { handle: string | null }>()
-  }
-
-  /** The user's passkey with this public id, or null. */
-  async passkeyOf(userId: number, id: string): Promise<PasskeyRow | null> {
-    return this.db
-      .prepare('SELECT * FROM passkeys WHERE id = ?1 AND user_id = ?2')
-      .bind(id, userId)
-      .first<PasskeyRow>()
   }
 
   /** Stores a passkey (or puts a removed one back). */

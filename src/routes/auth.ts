@@ -92,7 +92,7 @@ function queryInteger<T extends number | null>(
 }
 
 /** The logged-in user, or a 401. */
-function requireUser(c: Context<AppEnv>): UserSnapshot {
+export function requireUser(c: Context<AppEnv>): UserSnapshot {
   const user = c.var.user
   if (!user) throw NOT_AUTHENTICATED
   return user

@@ -2,12 +2,12 @@
  * `/auth/tokens`: the signed-in user's API tokens (DRF's `TokenAuthentication`, several named
  * tokens per user). Thin: the accounts service makes and revokes them.
  */
-import { type Context, Hono } from 'hono'
+import { Hono } from 'hono'
 import { tokenInfo } from '../accounts'
 import { actorOf } from '../auth'
 import type { AppEnv } from '../context'
-import { NOT_AUTHENTICATED, NotFound } from '../errors'
-import type { UserSnapshot } from '../session'
+import { NotFound } from '../errors'
+import { requireUser } from './auth'
 import { fieldError, readObject, requiredString } from './body'
 import { route } from './methods'
 
@@ -15,12 +15,6 @@ import { route } from './methods'
 const MAX_NAME_LENGTH = 100
 /** Longest lifetime `expires_in` may ask for: ten years, in seconds. */
 const MAX_EXPIRES_IN = 10 * 365 * 86_400
-
-function requireUser(c: Context<AppEnv>): UserSnapshot {
-  const user = c.var.user
-  if (!user) throw NOT_AUTHENTICATED
-  return user
-}
 
 /** `expires_in`: absent or null for a token that never expires, else whole seconds. */
 function expiresIn(value: unknown): number | null {

@@ -5,7 +5,6 @@
  */
 import type { Accounts, Actor, UserRow } from '../accounts'
 import { NotFound, ValidationError } from '../errors'
-import { hasUsablePassword } from '../mfa/reauthenticate'
 import { MfaRepository } from '../mfa/repository'
 import { LOWER_ALPHANUMERIC, randomString } from '../utils/crypto'
 import { IdentityRepository, type IdentityRow } from './repository'
@@ -91,7 +90,7 @@ export async function unlinkIdentity(
   const all = await identities.forUser(user.id)
   const row = all.find((identity) => identity.id === id)
   if (!row) throw new NotFound()
-  if (all.length === 1 && !hasUsablePassword(user.password)) {
+  if (all.length === 1 && !accounts.hashers.isPasswordUsable(user.password)) {
     const { passkeys } = await new MfaRepository(accounts.db).counts(user.id)
     if (passkeys === 0) throw new ValidationError(ONLY_WAY_TO_SIGN_IN)
   }

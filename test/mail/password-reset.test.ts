@@ -93,6 +93,23 @@ describe('POST /auth/password/reset', () => {
     }
   })
 
+  it('mails a link to a user an identity provider signed up, so they can add a password', async () => {
+    const { email, user, client } = await setUp()
+    await env.DB.batch([
+      env.DB.prepare('UPDATE users SET password = ?1 WHERE id = ?2').bind(
+        hashers.makeUnusablePassword(),
+        user.id,
+      ),
+      env.DB.prepare(
+        `INSERT INTO user_identities (id, user_id, provider, subject, email, created_at)
+         VALUES (?1, ?2, 'idp', ?1, ?3, ?4)`,
+      ).bind(`ident-${user.id}`, user.id, email, new Date().toISOString()),
+    ])
+    const link = await resetLink(client, email)
+    expect((await confirm(client, link)).status).toBe(200)
+    await new Client(mailApp()).login(user.username, NEW_PASSWORD)
+  })
+
   it('answers 503 alike, known address or not, when the relay fails', async () => {
     const { email } = await setUp()
     const failing = new Client(mailApp({ EMAIL_HTTP_URL: `${inject('mailRelayUrl')}/fail` }))
