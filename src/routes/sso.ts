@@ -10,6 +10,7 @@ import { actorOf } from '../auth'
 import type { Config, SsoProvider } from '../config'
 import type { AppEnv } from '../context'
 import { ApiError, NOT_AUTHENTICATED, NotFound } from '../errors'
+import { confirmPassword } from '../mfa/reauthenticate'
 import {
   authorizationUrl,
   completeAuthorization,
@@ -21,8 +22,8 @@ import { listIdentities, unlinkIdentity } from '../sso/service'
 import { STATE_COOKIE, STATE_SECONDS, StateCookie } from '../sso/state'
 import { constantTimeEqual } from '../utils/crypto'
 import { isObject } from '../utils/json'
-import { signInRequest } from './auth'
-import { readBody } from './body'
+import { requireUser, signInRequest, throttleFor } from './auth'
+import { readBody, readObject } from './body'
 import { route } from './methods'
 import { safeRedirect } from './redirect'
 import { secondStepPage, signInAgain } from './sign-in'
@@ -51,25 +52,46 @@ export function ssoRoutes(config: Config): Hono<AppEnv> {
   const redirectUri = (c: Ctx, provider: SsoProvider) =>
     `${c.var.site.origin}/auth/sso/${encodeURIComponent(provider.id)}/callback`
 
+  /**
+   * Starts the round trip through the provider: the state cookie, then 302 to its authorization
+   * endpoint; the sign-in page with 502 when the provider cannot be reached.
+   */
+  async function start(c: Ctx, provider: SsoProvider, next: string, connect: number | null) {
+    const now = c.var.accounts.now()
+    const pending = newAuthorization(provider)
+    let url: URL
+    try {
+      url = await authorizationUrl(provider, pending, redirectUri(c, provider), now)
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error
+      return signInAgain(c, config, next, 502, error.message)
+    }
+    const expires = now + STATE_SECONDS * 1000
+    const state = { ...pending, provider: provider.id, next, expires, connect }
+    c.header('Set-Cookie', await states.serialize(state, now, c.var.site.secure), {
+      append: true,
+    })
+    return c.redirect(url.href, 302)
+  }
+
   route(app, '/sso/:id/login', {
-    GET: async (c) => {
+    // Only a safe path is kept in the state cookie (anything else is `/`).
+    GET: (c) => start(c, providerOf(c), safeRedirect(c.req.query('next') ?? ''), null),
+  })
+
+  route(app, '/sso/:id/connect', {
+    // Adding a way into the account asks for the password again, as adding a factor does.
+    POST: async (c) => {
       const provider = providerOf(c)
-      // Only a safe path is kept in the state cookie (anything else is `/`).
-      const next = safeRedirect(c.req.query('next') ?? '')
-      const now = c.var.accounts.now()
-      const pending = newAuthorization(provider)
-      let url: URL
-      try {
-        url = await authorizationUrl(provider, pending, redirectUri(c, provider), now)
-      } catch (error) {
-        if (!(error instanceof ProviderError)) throw error
-        return signInAgain(c, config, next, 502, error.message)
-      }
-      const state = { ...pending, provider: provider.id, next, expires: now + STATE_SECONDS * 1000 }
-      c.header('Set-Cookie', await states.serialize(state, now, c.var.site.secure), {
-        append: true,
-      })
-      return c.redirect(url.href, 302)
+      const user = await c.var.accounts.users.getById(requireUser(c).id)
+      if (!user) throw NOT_AUTHENTICATED
+      const body = await readObject(c)
+      await confirmPassword(
+        { accounts: c.var.accounts, throttle: throttleFor(c, config), actor: actorOf(c) },
+        user,
+        body.password,
+      )
+      return start(c, provider, safeRedirect(body.next ?? ''), user.id)
     },
   })
 
@@ -93,7 +115,12 @@ export function ssoRoutes(config: Config): Hono<AppEnv> {
           redirectUri(c, provider),
           now,
         )
-        const signedIn = await signInRequest(c, config, { kind: 'sso', provider, identity })
+        const signedIn = await signInRequest(c, config, {
+          kind: 'sso',
+          provider,
+          identity,
+          connect: state.connect,
+        })
         if ('mfa_required' in signedIn) return secondStepPage(c, next, signedIn.methods)
       } catch (error) {
         if (error instanceof ProviderError) return signInAgain(c, config, next, 400, error.message)

@@ -22,6 +22,8 @@ export interface IdentityFactor {
   kind: 'sso'
   provider: SsoProvider
   identity: VerifiedIdentity
+  /** The signed-in user who asked, with their password, to connect this provider; else null. */
+  connect: number | null
 }
 
 export const DOMAIN_NOT_ALLOWED = 'This e-mail domain may not sign in here.'
@@ -92,6 +94,7 @@ async function userFor(
   context: SignInContext,
   provider: SsoProvider,
   identity: VerifiedIdentity,
+  connect: number | null,
 ): Promise<UserRow> {
   const { accounts, session, actor } = context
   const identities = identitiesOf(accounts)
@@ -108,13 +111,15 @@ async function userFor(
       { provider: provider.id, subject: identity.subject, email: identity.email, how },
       actor,
     )
-  // A signed-in user who started the sign-in connects the identity to their account.
+  // A signed-in user who asked to connect (their password typed again: a session left open is
+  // not enough to add a way into the account) gets the identity linked to their account.
   const current = session.get(SESSION_KEY)
-  const signedIn =
-    typeof current === 'string' ? await accounts.users.getById(Number(current)) : null
-  if (signedIn) {
-    await link(signedIn, 'connect')
-    return signedIn
+  if (connect !== null && current === String(connect)) {
+    const signedIn = await accounts.users.getById(connect)
+    if (signedIn) {
+      await link(signedIn, 'connect')
+      return signedIn
+    }
   }
   const sameEmail = identity.email !== '' ? await accounts.users.withEmail(identity.email) : []
   // Both ends must have verified the address: the provider's proves the person owns it, the
@@ -157,7 +162,7 @@ export async function signInWithIdentity(
   if (!domainAllowed(provider, identity)) {
     return refuse(context, provider, identity, 'sso_domain', DOMAIN_NOT_ALLOWED)
   }
-  let user = await userFor(context, provider, identity)
+  let user = await userFor(context, provider, identity, factor.connect)
   if (identity.groups !== null) {
     // A name Django would refuse is left out rather than failing the sign-in.
     const groups = identity.groups.filter((name) => groupNameProblem(name) === null)

@@ -28,6 +28,11 @@ export interface SignInState extends PendingAuthorization {
   next: string
   /** Until when (ms). */
   expires: number
+  /**
+   * The user who asked to connect this provider to their account, having typed their password
+   * (`POST /auth/sso/{id}/connect`); null for a sign-in.
+   */
+  connect: number | null
 }
 
 const encoder = new TextEncoder()
@@ -49,7 +54,8 @@ function isSignInState(value: unknown): value is SignInState {
     (value.nonce === null || typeof value.nonce === 'string') &&
     typeof value.codeVerifier === 'string' &&
     typeof value.next === 'string' &&
-    typeof value.expires === 'number'
+    typeof value.expires === 'number' &&
+    (value.connect === null || Number.isSafeInteger(value.connect))
   )
 }
 

@@ -74,6 +74,8 @@ interface Round {
   mode?: string
   error?: string
   next?: string
+  /** Start with `POST /auth/sso/{id}/connect` and this password, as a signed-in user. */
+  connectWith?: string
 }
 
 /**
@@ -82,7 +84,12 @@ interface Round {
  */
 async function viaProvider(client: Client, provider: string, round: Round = {}): Promise<Response> {
   const next = round.next ?? '/after'
-  const start = await client.get(`/auth/sso/${provider}/login?next=${encodeURIComponent(next)}`)
+  const start =
+    round.connectWith === undefined
+      ? await client.get(`/auth/sso/${provider}/login?next=${encodeURIComponent(next)}`)
+      : await client.post(`/auth/sso/${provider}/connect`, {
+          json: { password: round.connectWith, next },
+        })
   expect(start.status).toBe(302)
   const authorize = new URL(start.headers.get('Location') ?? '')
   authorize.searchParams.set('as', JSON.stringify(round.as ?? {}))
@@ -413,10 +420,12 @@ describe('/auth/identities', () => {
     const refused = await client.request('DELETE', `/auth/identities/${only}`)
     expect(refused.status).toBe(400)
     expect(((await refused.json()) as { detail: string }).detail).toContain('only way to sign in')
-    // Signed in, a second provider's identity is connected to the same account.
+    // Signed in, a second provider's identity is connected to the same account (no password to
+    // type: this user has none).
     const login = uniqueName('connect')
     await viaProvider(client, 'gh', {
       as: { id: 9000000 + Math.floor(Math.random() * 1000), login, emails: [] },
+      connectWith: '',
     })
     const both = await identitiesOf(client)
     expect(both.identities.map((identity) => identity.provider).sort()).toEqual(['gh', 'idp'])
@@ -428,6 +437,26 @@ describe('/auth/identities', () => {
     }
     const types = events.events.map((event) => event.type)
     expect(types).toEqual(expect.arrayContaining(['sso_linked', 'sso_unlinked', 'sso_login']))
+  })
+
+  it('connects a provider to a signed-in account only after its password, never by a GET', async () => {
+    const user = await createUser()
+    const client = new Client(fetcher)
+    await client.login(user.username, user.password)
+    // A session left open is not enough: a plain sign-in is someone else's (signed up here).
+    expect((await viaProvider(client, 'idp', { as: person() })).status).toBe(302)
+    expect((await me(client)).body.user.id).not.toBe(user.id)
+    await client.login(user.username, user.password)
+    expect((await identitiesOf(client)).identities).toEqual([])
+    const wrong = await client.post('/auth/sso/idp/connect', { json: { password: 'nope' } })
+    expect(wrong.status).toBe(400)
+    expect(await wrong.json()).toEqual({ detail: 'Incorrect password.' })
+    expect(
+      (await viaProvider(client, 'idp', { as: person(), connectWith: user.password })).status,
+    ).toBe(302)
+    const linked = await identitiesOf(client)
+    expect(linked.identities.map((identity) => identity.provider)).toEqual(['idp'])
+    expect((await me(client)).body.user.id).toBe(user.id)
   })
 
   it("answers 404 for an identity that is not the user's", async () => {
