@@ -104,6 +104,11 @@ export function sessionCacheCookieName(sessionCookieName: string): string {
  */
 export class RecentRevocations {
   readonly #at = new Map<number, number>()
+  /**
+   * Every copy issued before this is outdated: what a user forgotten to keep the map bounded
+   * leaves behind (more revocations in a copy's lifetime than the map holds outdate everyone).
+   */
+  #floor = 0
 
   /** @param maxEntries users remembered at once (default 10,000: well under 1 MB). */
   constructor(private readonly maxEntries = 10_000) {}
@@ -113,8 +118,9 @@ export class RecentRevocations {
     this.#at.delete(userId)
     this.#at.set(userId, now)
     if (this.#at.size > this.maxEntries) {
-      const oldest = this.#at.keys().next().value as number
+      const [oldest, at] = this.#at.entries().next().value as [number, number]
       this.#at.delete(oldest)
+      this.#floor = Math.max(this.#floor, at)
     }
   }
 
@@ -124,7 +130,7 @@ export class RecentRevocations {
    */
   outdates(userId: number, issuedAt: number): boolean {
     const at = this.#at.get(userId)
-    return at !== undefined && issuedAt < at
+    return issuedAt < this.#floor || (at !== undefined && issuedAt < at)
   }
 }
 

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { Env } from '../../src/env'
+import { RecentRevocations } from '../../src/session/cache'
 import { kvKeyFor } from '../../src/session/key'
 import { type Echo, gatewayApp, loggedIn } from '../gateway/helpers'
 import { appFetch, Client, setCookie } from '../helpers'
@@ -185,5 +186,20 @@ describe('SESSION_CACHE_SECONDS', () => {
     for (const value of ['61', 'soon', '-1']) {
       expect(() => appFetch({ SESSION_CACHE_SECONDS: value })).toThrow(/SESSION_CACHE_SECONDS/)
     }
+  })
+})
+
+describe('RecentRevocations', () => {
+  it('still outdates a forgotten user’s older copies once the map is full', () => {
+    const revocations = new RecentRevocations(2)
+    revocations.note(1, 100)
+    revocations.note(2, 200)
+    revocations.note(3, 300)
+    // User 1 is no longer remembered, yet a copy from before its revocation is refused...
+    expect(revocations.outdates(1, 50)).toBe(true)
+    // ...and one issued after it is not.
+    expect(revocations.outdates(1, 150)).toBe(false)
+    expect(revocations.outdates(3, 250)).toBe(true)
+    expect(revocations.outdates(3, 350)).toBe(false)
   })
 })
