@@ -12,7 +12,7 @@ import { usernameProblem } from '../accounts/users'
 import { SESSION_KEY } from '../auth/login'
 import { completeSignIn, type SignInContext, type SignInResult } from '../auth/sign-in'
 import type { SsoProvider } from '../config'
-import { PermissionDenied } from '../errors'
+import { PermissionDenied, ValidationError } from '../errors'
 import { LOWER_ALPHANUMERIC, randomString } from '../utils/crypto'
 import type { VerifiedIdentity } from './client'
 import { identitiesOf, linkIdentity } from './service'
@@ -27,6 +27,8 @@ export interface IdentityFactor {
 }
 
 export const DOMAIN_NOT_ALLOWED = 'This e-mail domain may not sign in here.'
+/** A sign-up through the provider lost a race with another: the next try finds its account. */
+const TRY_AGAIN = 'The sign-in could not be completed. Please try again.'
 export const NO_ACCOUNT = 'No account is linked to this identity, and sign-up is closed.'
 export const EMAIL_TAKEN =
   'An account with this e-mail address already exists: sign in to it, then connect this provider.'
@@ -133,19 +135,26 @@ async function userFor(
   if (!provider.signup) return refuse(context, provider, identity, 'sso_no_account', NO_ACCOUNT)
   if (sameEmail.length > 0)
     return refuse(context, provider, identity, 'sso_email_taken', EMAIL_TAKEN)
-  const user = await accounts.create(
-    {
-      username: await freeUsername(context, provider, identity),
-      password: accounts.hashers.makeUnusablePassword(),
-      email: identity.email,
-      email_verified: identity.emailVerified,
-      first_name: identity.firstName.slice(0, 150),
-      last_name: identity.lastName.slice(0, 150),
-    },
-    actor,
-  )
-  await link(user, 'signup')
-  return user
+  try {
+    const user = await accounts.create(
+      {
+        username: await freeUsername(context, provider, identity),
+        password: accounts.hashers.makeUnusablePassword(),
+        email: identity.email,
+        email_verified: identity.emailVerified,
+        first_name: identity.firstName.slice(0, 150),
+        last_name: identity.lastName.slice(0, 150),
+      },
+      actor,
+      { event: 'signup' },
+    )
+    await link(user, 'signup')
+    return user
+  } catch (error) {
+    // Two first sign-ins at once (one identity, or one username): the UNIQUE constraints decide.
+    if (/UNIQUE/i.test(String(error))) throw new ValidationError(TRY_AGAIN)
+    throw error
+  }
 }
 
 /**
