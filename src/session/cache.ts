@@ -14,7 +14,7 @@
  */
 
 import type { Context } from 'hono'
-import { HmacSigner } from '../utils/crypto'
+import { HmacSigner, openJson, peekJson, sealJson } from '../utils/crypto'
 import { isObject } from '../utils/json'
 import { isUserSnapshot, type SessionRecord, type UserSnapshot } from './record'
 
@@ -134,32 +134,7 @@ export class RecentRevocations {
   }
 }
 
-function base64url(text: string): string {
-  const bytes = new TextEncoder().encode(text)
-  let binary = ''
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-
-function fromBase64url(text: string): string | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null
-  try {
-    const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
-      Uint8Array.from(binary, (char) => char.charCodeAt(0)),
-    )
-  } catch {
-    return null
-  }
-}
-
-function parseCached(json: string): CachedSession | null {
-  let value: unknown
-  try {
-    value = JSON.parse(json)
-  } catch {
-    return null
-  }
+function asCached(value: unknown): CachedSession | null {
   if (
     !isObject(value) ||
     typeof value.id !== 'string' ||
@@ -185,9 +160,8 @@ export class SessionCacheSigner {
   }
 
   /** The cookie value of `copy` for the session stored under `kvKey`. */
-  async seal(kvKey: string, copy: CachedSession): Promise<string> {
-    const payload = base64url(JSON.stringify(copy))
-    return `${payload}.${await this.#signer.sign(`${kvKey}\n${payload}`)}`
+  seal(kvKey: string, copy: CachedSession): Promise<string> {
+    return sealJson(this.#signer, copy, kvKey)
   }
 
   /**
@@ -196,10 +170,7 @@ export class SessionCacheSigner {
    * KV), which a forged value can at most bring forward: never to trust it.
    */
   peekExpiresAt(value: string | undefined): number | null {
-    if (value === undefined) return null
-    const json = fromBase64url(value.slice(0, Math.max(0, value.lastIndexOf('.'))))
-    const copy = json === null ? null : parseCached(json)
-    return copy ? copy.expiresAt : null
+    return asCached(peekJson(value))?.expiresAt ?? null
   }
 
   /**
@@ -207,13 +178,7 @@ export class SessionCacheSigner {
    * forged, for another session, malformed or past its expiry. Never a throw.
    */
   async open(kvKey: string, value: string | undefined, now: number): Promise<CachedSession | null> {
-    if (value === undefined) return null
-    const dot = value.lastIndexOf('.')
-    if (dot < 0) return null
-    const payload = value.slice(0, dot)
-    if (!(await this.#signer.verify(value.slice(dot + 1), `${kvKey}\n${payload}`))) return null
-    const json = fromBase64url(payload)
-    const copy = json === null ? null : parseCached(json)
+    const copy = asCached(await openJson(this.#signer, value, kvKey))
     if (!copy || copy.expiresAt <= now) return null
     return copy
   }

@@ -8,7 +8,7 @@
  * another key, given a later `expiresAt` or another snapshot, fails its seal and is no session.
  */
 import type { HmacSigner } from '../utils/crypto'
-import { isObject } from '../utils/json'
+import { isObject, parseJson } from '../utils/json'
 
 /** The user as the hot path needs it: everything of USER in the contract, never the password. */
 export interface UserSnapshot {
@@ -71,12 +71,7 @@ export function isUserSnapshot(value: unknown): value is UserSnapshot {
 
 /** Parses a record's JSON; anything malformed is null (treated as no session), never a throw. */
 function parseRecord(text: string): SessionRecord | null {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return null
-  }
+  const value = parseJson(text)
   if (
     !isObject(value) ||
     value.v !== 2 ||

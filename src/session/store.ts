@@ -8,6 +8,14 @@ import { openRecord, type SessionRecord, sealRecord } from './record'
 const KV_MIN_TTL = 60
 
 /**
+ * The KV `expirationTtl` that ends a record at `expiresAt` (ms): never under KV's minimum; the
+ * read-time check ends the record on time regardless.
+ */
+export function expirationTtl(expiresAt: number, now: number): number {
+  return Math.max(KV_MIN_TTL, Math.ceil((expiresAt - now) / 1000))
+}
+
+/**
  * Reads, writes and deletes session records. The signer seals what is written and checks what
  * is read (see record.ts); `now` is injectable so tests can move time.
  */
@@ -39,9 +47,8 @@ export class SessionStore {
    * minimum; the read-time check above ends it on time regardless).
    */
   async save(kvKey: string, record: SessionRecord): Promise<void> {
-    const seconds = Math.ceil((record.expiresAt - this.now()) / 1000)
     await this.kv.put(kvKey, await sealRecord(this.signer, kvKey, record), {
-      expirationTtl: Math.max(KV_MIN_TTL, seconds),
+      expirationTtl: expirationTtl(record.expiresAt, this.now()),
     })
   }
 

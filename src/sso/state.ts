@@ -10,9 +10,8 @@
  * with any cross-site subrequest. The signature stops a forged cookie; the `state` in it must
  * match the callback's, so a callback started in another browser (login CSRF) is refused.
  */
-import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from '@oslojs/encoding'
 import { deletionCookie, serializeCookie } from '../utils/cookies'
-import { HmacSigner } from '../utils/crypto'
+import { HmacSigner, openJson, sealJson } from '../utils/crypto'
 import { isObject } from '../utils/json'
 import type { PendingAuthorization } from './client'
 
@@ -33,17 +32,6 @@ export interface SignInState extends PendingAuthorization {
    * (`POST /auth/sso/{id}/connect`); null for a sign-in.
    */
   connect: number | null
-}
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-function fromBase64url(text: string): string | null {
-  try {
-    return decoder.decode(decodeBase64urlIgnorePadding(text))
-  } catch {
-    return null
-  }
 }
 
 function isSignInState(value: unknown): value is SignInState {
@@ -70,9 +58,7 @@ export class StateCookie {
 
   /** The `Set-Cookie` value carrying `state`. */
   async serialize(state: SignInState, now: number, secure: boolean): Promise<string> {
-    const payload = encodeBase64urlNoPadding(encoder.encode(JSON.stringify(state)))
-    const value = `${payload}.${await this.#signer.sign(payload)}`
-    return serializeCookie(STATE_COOKIE, value, {
+    return serializeCookie(STATE_COOKIE, await sealJson(this.#signer, state), {
       maxAge: STATE_SECONDS,
       now,
       httpOnly: true,
@@ -88,17 +74,7 @@ export class StateCookie {
 
   /** The state in the cookie's value, or null when it is missing, forged, or expired. */
   async read(value: string | undefined, now: number): Promise<SignInState | null> {
-    if (!value) return null
-    const [payload, signature, ...rest] = value.split('.')
-    if (!payload || !signature || rest.length > 0) return null
-    if (!(await this.#signer.verify(signature, payload))) return null
-    const json = fromBase64url(payload)
-    let state: unknown
-    try {
-      state = json === null ? null : JSON.parse(json)
-    } catch {
-      return null
-    }
+    const state = await openJson(this.#signer, value)
     return isSignInState(state) && state.expires > now ? state : null
   }
 }

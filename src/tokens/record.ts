@@ -7,7 +7,7 @@
  */
 import { isUserSnapshot, openSealed, sealJson, type UserSnapshot } from '../session/record'
 import { HmacSigner } from '../utils/crypto'
-import { isObject } from '../utils/json'
+import { isObject, parseJson } from '../utils/json'
 
 export interface TokenRecord {
   /** Format version. */
@@ -31,12 +31,7 @@ export function tokenSigner(secrets: readonly string[]): HmacSigner {
 }
 
 function parseTokenRecord(json: string): TokenRecord | null {
-  let value: unknown
-  try {
-    value = JSON.parse(json)
-  } catch {
-    return null
-  }
+  const value = parseJson(json)
   if (
     !isObject(value) ||
     value.v !== 1 ||

@@ -1,11 +1,9 @@
 /**
  * The KV token store: one sealed record per token under `token:<sha256 hex of the key>`.
  */
+import { expirationTtl } from '../session/store'
 import type { HmacSigner } from '../utils/crypto'
 import { openTokenRecord, sealTokenRecord, type TokenRecord } from './record'
-
-/** KV refuses an `expirationTtl` under 60 seconds. */
-const KV_MIN_TTL = 60
 
 /** Reads, writes and deletes token records; `now` is injectable so tests can move time. */
 export class TokenStore {
@@ -41,8 +39,7 @@ export class TokenStore {
       await this.kv.put(kvKey, text)
       return
     }
-    const seconds = Math.ceil((record.expiresAt - this.now()) / 1000)
-    await this.kv.put(kvKey, text, { expirationTtl: Math.max(KV_MIN_TTL, seconds) })
+    await this.kv.put(kvKey, text, { expirationTtl: expirationTtl(record.expiresAt, this.now()) })
   }
 
   /** Deletes a record; deleting a missing one is not an error. */

@@ -3,7 +3,11 @@
  * constant-time comparison. Everything here runs in workerd and in Node 20 alike.
  */
 
+import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from '@oslojs/encoding'
+import { parseJson } from './json'
+
 const encoder = new TextEncoder()
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
 /** Letters and digits, 62 characters (Django's `get_random_string` default). */
 export const ALPHANUMERIC = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
@@ -125,4 +129,50 @@ function fromHex(text: string): Uint8Array | null {
   for (let i = 0; i < bytes.length; i++)
     bytes[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16)
   return bytes
+}
+
+/**
+ * A value as `<base64url of its JSON>.<hex HMAC>`, for a cookie: the HMAC covers `context` (what
+ * else the value is bound to, such as a session's KV key) and the payload.
+ */
+export async function sealJson(signer: HmacSigner, value: unknown, context = ''): Promise<string> {
+  const payload = encodeBase64urlNoPadding(encoder.encode(JSON.stringify(value)))
+  return `${payload}.${await signer.sign(signedMessage(context, payload))}`
+}
+
+/**
+ * The value of a `sealJson` text made with the same `context`, or undefined when the text is
+ * absent, forged, sealed for another context or not JSON. Never a throw.
+ */
+export async function openJson(
+  signer: HmacSigner,
+  text: string | undefined,
+  context = '',
+): Promise<unknown> {
+  const dot = text?.lastIndexOf('.') ?? -1
+  if (text === undefined || dot < 0) return undefined
+  const payload = text.slice(0, dot)
+  if (!(await signer.verify(text.slice(dot + 1), signedMessage(context, payload)))) return undefined
+  return payloadJson(payload)
+}
+
+/**
+ * The value of a `sealJson` text read WITHOUT checking its seal: never to be trusted, only to
+ * decide something a forged value could at most bring forward.
+ */
+export function peekJson(text: string | undefined): unknown {
+  const dot = text?.lastIndexOf('.') ?? -1
+  return text === undefined || dot < 0 ? undefined : payloadJson(text.slice(0, dot))
+}
+
+function signedMessage(context: string, payload: string): string {
+  return context === '' ? payload : `${context}\n${payload}`
+}
+
+function payloadJson(payload: string): unknown {
+  try {
+    return parseJson(strictDecoder.decode(decodeBase64urlIgnorePadding(payload)))
+  } catch {
+    return undefined
+  }
 }
