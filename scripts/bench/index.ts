@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the benchmark of CONTRACT.md section 7, in under 2 minutes, on loopback only.
+ * `npm run bench`: the benchmark (README, "Benchmark"), in under 2 minutes, on loopback only.
  *
  * 1. Builds the Worker with wrangler (`deploy --dry-run`) from a bench-only entry that wraps the
  *    KV and D1 bindings in counters (scripts/bench/entry.ts) and otherwise runs the real Worker.

@@ -1,6 +1,6 @@
 /**
- * The targets of CONTRACT.md section 7 (and the issue's timing goals), judged on the measured
- * scenarios, and the table the bench prints. Storage, invariant and memory targets decide the
+ * The benchmark's targets (storage per request, the app built once, the timing goals), judged
+ * on the measured scenarios, and the table the bench prints. Storage, invariant and memory targets decide the
  * exit status; timing targets are printed only, because a loaded machine must not fail the run,
  * and so are production limits that the local runtime does not enforce.
  */

@@ -1,5 +1,5 @@
 /**
- * The benchmark's scenarios (CONTRACT.md section 7) and how one is measured: a warm-up with the
+ * The benchmark's scenarios and how one is measured: a warm-up with the
  * same requests, the counters reset, the measured load, a pause for `waitUntil` work, then the
  * counters read. So the storage counts are those of the steady state: the warm-up has already
  * paid every first-request cost, the per-session `last_seen` write included.

@@ -61,7 +61,7 @@ export function sameEmail(a: string, b: string): boolean {
   return fold(a) === fold(b)
 }
 
-/** The USER of the contract (and of the session snapshot): never the password hash. */
+/** USER as docs/api.md describes it, as the session snapshot holds it: never the password hash. */
 export function toSnapshot(row: UserRow): UserSnapshot {
   return {
     id: row.id,

@@ -10,7 +10,7 @@
 import type { HmacSigner } from '../utils/crypto'
 import { isObject, parseJson } from '../utils/json'
 
-/** The user as the hot path needs it: everything of USER in the contract, never the password. */
+/** The user as the hot path needs it: everything of USER (docs/api.md), never the password. */
 export interface UserSnapshot {
   id: number
   username: string
