@@ -1,8 +1,8 @@
 /**
  * The benchmark's targets (storage per request, the app built once, the timing goals), judged
- * on the measured scenarios, and the table the bench prints. Storage, invariant and memory targets decide the
- * exit status; timing targets are printed only, because a loaded machine must not fail the run,
- * and so are production limits that the local runtime does not enforce.
+ * on the measured scenarios, and the table the bench prints. Storage, invariant and memory
+ * targets decide the exit status; timing targets are printed only, because a loaded machine must
+ * not fail the run, and so are production limits that the local runtime does not enforce.
  */
 import { renderTable } from '../cli/table'
 import type { MemoryResult } from './memory'
