@@ -3,11 +3,11 @@
  * throttle/; a handler reads the request, makes one call, and answers.
  */
 import { type Context, Hono } from 'hono'
-import { toSnapshot } from '../accounts/users'
+import { toSnapshot, type UserRow } from '../accounts/users'
 import { actorOf } from '../auth'
 import { LAST_SEEN_INTERVAL_MS } from '../auth/last-seen'
 import { logout } from '../auth/login'
-import { changePassword, type Factor, signIn } from '../auth/sign-in'
+import { changePassword, type Factor, type SignInContext, signIn } from '../auth/sign-in'
 import type { Config } from '../config'
 import type { AppEnv } from '../context'
 import { NOT_AUTHENTICATED, NotFound, PermissionDenied } from '../errors'
@@ -51,26 +51,36 @@ export async function signInRequest(
   config: Config,
   factor: Factor,
 ): Promise<SignInResponse> {
-  const result = await signIn(
-    {
-      accounts: c.var.accounts,
-      session: c.var.session,
-      throttle: throttleFor(c, config),
-      actor: actorOf(c),
-      emailVerification: config.emailVerification,
-      defer: (work) => inBackground(c, work),
-    },
-    factor,
-  )
+  const result = await signIn(signInContext(c, config), factor)
   if (result.status === 'second-factor') {
     // A different user's session was flushed for the pending step.
     if (c.var.session.user === null) c.set('user', null)
     return { mfa_required: true, methods: result.methods }
   }
+  return { user: signedIn(c, result.user) }
+}
+
+/** What the sign-in pipeline works with, from this request. */
+export function signInContext(c: Context<AppEnv>, config: Config): SignInContext {
+  return {
+    accounts: c.var.accounts,
+    session: c.var.session,
+    throttle: throttleFor(c, config),
+    actor: actorOf(c),
+    emailVerification: config.emailVerification,
+    defer: (work) => inBackground(c, work),
+  }
+}
+
+/**
+ * What a response to a completed sign-in needs: a new CSRF secret (Django's `rotate_token`) and
+ * `c.var.user`. Returns the user as USER.
+ */
+export function signedIn(c: Context<AppEnv>, user: UserRow): UserSnapshot {
   c.var.csrf.rotate()
-  const snapshot = toSnapshot(result.user)
+  const snapshot = toSnapshot(user)
   c.set('user', snapshot)
-  return { user: snapshot }
+  return snapshot
 }
 
 /** Most events one page of `GET /auth/events` holds. */

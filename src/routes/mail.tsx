@@ -4,7 +4,6 @@
  * field comes from a page and is answered with the next page; anything else is the JSON API.
  */
 import { type Context, Hono } from 'hono'
-import { toSnapshot } from '../accounts/users'
 import { actorOf } from '../auth'
 import type { Config } from '../config'
 import type { AppEnv } from '../context'
@@ -28,7 +27,7 @@ import {
   verifyEmail,
 } from '../mail/service'
 import { inBackground } from '../utils/background'
-import { throttleFor } from './auth'
+import { signedIn, signInContext, throttleFor } from './auth'
 import { readObject, requiredString } from './body'
 import { PAGE_HEADERS } from './login-page'
 import { MessagePage, NewPasswordPage, PasswordResetPage, VerifyEmailPage } from './mail-pages'
@@ -247,23 +246,11 @@ export function mailRoutes(config: Config): Hono<AppEnv> {
         {
           ...context,
           signupOpen: config.signupOpen,
-          signIn: {
-            accounts: context.accounts,
-            session: c.var.session,
-            throttle: context.throttle,
-            actor: context.actor,
-            emailVerification: config.emailVerification,
-            defer: context.defer,
-          },
+          signIn: signInContext(c, config),
         },
         { username, email, password },
       )
-      if (result.status === 'signed-in') {
-        c.var.csrf.rotate()
-        const user = toSnapshot(result.user)
-        c.set('user', user)
-        return c.json({ user }, 201)
-      }
+      if (result.status === 'signed-in') return c.json({ user: signedIn(c, result.user) }, 201)
       return c.json({ detail: VERIFICATION_SENT }, 201)
     },
   })
